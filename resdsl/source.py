@@ -1,0 +1,56 @@
+"""Source files and spans: where every piece of a spec came from.
+
+A :class:`Span` is 1-based (line, column) to (end_line, end_column), with the end column
+exclusive, as editors and GitHub annotations count them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Span:
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @staticmethod
+    def point(path: str, line: int = 1, column: int = 1) -> Span:
+        return Span(path, line, column, line, column + 1)
+
+    def to(self, other: Span) -> Span:
+        """The span from the start of ``self`` to the end of ``other``."""
+        return Span(self.path, self.line, self.column, other.end_line, other.end_column)
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str
+    text: str
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+    def line(self, number: int) -> str:
+        lines = self.lines
+        return lines[number - 1] if 1 <= number <= len(lines) else ""
+
+    def end_span(self) -> Span:
+        lines = self.lines or [""]
+        return Span.point(self.path, len(lines), len(lines[-1]) + 1)
+
+
+def display_path(path: Path) -> str:
+    """A path as the user should read it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
