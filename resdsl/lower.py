@@ -404,6 +404,10 @@ class Lowerer:
         definition = self.program.definitions[stmt.call.name.name]
         assert isinstance(definition, ast.BlockDef)
         args = self._bind_args(definition, stmt.call.args, stmt.call.span, scope, None, supplied=stride is not None)
+        empty = Scope({}, symbolic=False)
+        defaults = {
+            p.name.name: self.eval(p.default, empty).value for p in definition.params if p.default is not None
+        }
         blocks = []
         for index in range(int(count.value)):  # type: ignore[call-overload]
             qual = f"{stmt.name.name}.{index}"
@@ -444,6 +448,7 @@ class Lowerer:
                     policy=policy,
                     span=stmt.span,
                     call_span=stmt.call.span,
+                    defaults=defaults,
                 )
             )
         return Stage(stmt.name.name, stmt.span, blocks)

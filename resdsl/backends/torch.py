@@ -1,0 +1,501 @@
+"""PyTorch backend: a standalone module file that imports only torch.
+
+The view model below decides every name, literal, argument and comment; the template
+``templates/torch/module.py.j2`` only lays them out. Blocks instantiated by stages become one
+``nn.Module`` class per distinct kind, parameterised by the block's own parameters (the
+evaluator kept their expressions as code, e.g. ``width * 4``); the network class builds its
+stages from those classes with concrete arguments, under torchvision's module names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import linecache
+import sys
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import __version__
+from ..ir import Block, Network, Op, Shortcut, Stage
+from ..values import Size, Val, py_ident, py_literal, type_name
+from . import EmitOptions, jinja_env
+from .pyformat import INDENT, Call, kw, render
+
+# --- naming ---------------------------------------------------------------------------------
+
+
+def class_name(name: str) -> str:
+    """``wide_resnet50_2`` -> ``WideResnet50_2``; ``bottleneck`` -> ``Bottleneck``."""
+    parts = [p for p in name.split("_") if p]
+    out = ""
+    for part in parts:
+        if out and out[-1].isdigit() and part[0].isdigit():
+            out += "_"
+        out += part[0].upper() + part[1:]
+    ident = out or "Net"
+    return py_ident(ident if ident[0].isalpha() else "Net" + ident)
+
+
+def _attr(local: str) -> str:
+    """A layer name as an attribute; names that clash with nn.Module's own get a ``_``."""
+    if local in _MODULE_ATTRS:
+        return local + "_"
+    return py_ident(local)
+
+
+_MODULE_ATTRS = set(dir(__import__("torch").nn.Module)) if "torch" in sys.modules else {
+    "forward", "training", "eval", "train", "state_dict", "parameters", "modules", "children",
+    "buffers", "apply", "cuda", "cpu", "to", "type", "float", "double", "half", "bfloat16",
+    "zero_grad", "register_buffer", "register_parameter", "add_module", "get_submodule",
+    "named_modules", "named_parameters", "named_buffers", "named_children", "load_state_dict",
+    "requires_grad_", "extra_repr", "dump_patches", "call_super_init", "share_memory",
+}  # fmt: skip
+
+
+# --- layer constructors -----------------------------------------------------------------------
+
+
+def _code(val: Val, block_code: bool) -> str:
+    """The code for an attribute: its expression inside a block class, else its value."""
+    if not val.free and isinstance(val.value, Size) and len(set(val.value)) == 1:
+        return str(val.value[0])  # a square 3x3 is written 3, as torchvision does
+    if block_code:
+        return val.code
+    if val.free <= {"classes"}:
+        return val.code
+    return py_literal(val.value)
+
+
+def _channels(op: Op, block_code: bool) -> str:
+    if block_code and op.channels is not None:
+        return op.channels.code
+    assert op.in_shape is not None
+    return str(op.in_shape[0])
+
+
+def _is_default(val: Val, default: object) -> bool:
+    return not val.free and val.value == default and type_name(val.value) == type_name(default)
+
+
+def layer_call(op: Op, block_code: bool) -> Call | None:
+    """``nn.Conv2d(...)`` etc. for a layer that is a module; None for a functional one."""
+    a = op.attrs
+
+    def opt(name: str, default: object, arg: str | None = None) -> list[str]:
+        val = a[name]
+        return [] if _is_default(val, default) else [f"{arg or name}={_code(val, block_code)}"]
+
+    if op.kind == "conv":
+        args: list[str | Call] = [
+            _channels(op, block_code),
+            _code(a["out"], block_code),
+            f"kernel_size={_code(a['kernel'], block_code)}",
+            *opt("stride", 1),
+            *opt("padding", 0),
+            *opt("dilation", 1),
+            *opt("groups", 1),
+            f"bias={_code(a['bias'], block_code)}" if not _is_default(a["bias"], True) else "",
+        ]
+        return Call("nn.Conv2d", tuple(x for x in args if x))
+    if op.kind == "batchnorm":
+        return Call("nn.BatchNorm2d", (_channels(op, block_code),))
+    if op.kind == "linear":
+        in_features = _channels(op, block_code)
+        return Call("nn.Linear", (in_features, _code(a["out"], block_code), *opt("bias", True)))
+    if not op.local:
+        return None
+    if op.kind == "relu":
+        return Call("nn.ReLU", ("inplace=True",))
+    if op.kind in ("maxpool", "avgpool"):
+        cls = "nn.MaxPool2d" if op.kind == "maxpool" else "nn.AvgPool2d"
+        stride = [] if a["stride"].code == a["kernel"].code else [f"stride={_code(a['stride'], block_code)}"]
+        return Call(
+            cls,
+            (
+                f"kernel_size={_code(a['kernel'], block_code)}",
+                *stride,
+                *opt("padding", 0),
+                *opt("ceil", False, "ceil_mode"),
+            ),
+        )
+    if op.kind == "globalpool":
+        return Call("nn.AdaptiveAvgPool2d", ("(1, 1)",))
+    if op.kind == "flatten":
+        return Call("nn.Flatten", ("1",))
+    if op.kind == "dropout":
+        return Call("nn.Dropout", (f"p={_code(a['p'], block_code)}",))
+    if op.kind == "identity":
+        return Call("nn.Identity", ())
+    return None
+
+
+def functional(op: Op, src: str, block_code: bool, may_inplace: bool) -> str | None:
+    """The expression applying an unnamed parameter-free layer to ``src``."""
+    a = op.attrs
+    inplace = ", inplace=True" if may_inplace else ""
+    if op.kind == "relu":
+        return f"nn.functional.relu({src}{inplace})"
+    if op.kind == "flatten":
+        return f"torch.flatten({src}, 1)"
+    if op.kind == "globalpool":
+        return f"nn.functional.adaptive_avg_pool2d({src}, 1)"
+    if op.kind == "dropout":
+        return f"nn.functional.dropout({src}, p={_code(a['p'], block_code)}, training=self.training)"
+    if op.kind in ("maxpool", "avgpool"):
+        call = layer_call(Op(op.kind, "x", "", op.attrs, op.span), block_code)
+        assert call is not None
+        fn = "max_pool2d" if op.kind == "maxpool" else "avg_pool2d"
+        args = [a.replace("kernel_size=", "") if i == 0 else a for i, a in enumerate(call.args)]
+        return f"nn.functional.{fn}({src}, " + ", ".join(str(x) for x in args) + ")"
+    if op.kind == "identity":
+        return src
+    return None
+
+
+def shortcut_call(sc: Shortcut) -> Call | None:
+    if sc.kind == "identity":
+        return None
+    if sc.kind == "pad":
+        return Call("ZeroPadShortcut", (str(sc.stride), str(sc.out_channels - sc.in_channels)))
+    parts = [layer_call(op, block_code=False) for op in sc.ops]
+    return Call("nn.Sequential", tuple(p for p in parts if p is not None))
+
+
+# --- view model ----------------------------------------------------------------------------
+
+
+@dataclass
+class BlockClass:
+    name: str
+    block: str
+    doc: str
+    init: str  # the rendered `def __init__(...)` line(s)
+    lets: list[str]
+    modules: list[str]
+    forward: list[str]
+    params: list[str]  # block parameters the constructor takes, in order
+    has_downsample: bool
+    zero_init_bn: str | None
+    key: tuple[Any, ...] = ()
+    defaults: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class NetworkView:
+    header: list[str]
+    doc: list[str]
+    imports: list[str]
+    pad_shortcut: bool
+    blocks: list[BlockClass]
+    name: str
+    init: str
+    modules: list[str]
+    forward: list[str]
+    zero_init: list[tuple[str, str]]
+    all_names: list[str]
+
+
+def _join_kind(block: Block) -> str:
+    if block.join is None:
+        return "none"
+    if block.shortcut is None:
+        return "plain"  # the policy removed the join
+    return "branch" if block.shortcut.from_branch and not block.shortcut.is_identity else "add"
+
+
+def _block_key(block: Block) -> tuple[Any, ...]:
+    ops = tuple(
+        (
+            op.kind,
+            op.local,
+            tuple(sorted((k, v.code) for k, v in op.attrs.items())),
+            op.channels.code if op.channels is not None else op.in_shape,
+        )
+        for op in block.ops
+    )
+    lets = tuple((n, v.code) for n, v in block.lets)
+    return (block.block, _join_kind(block), ops, lets)
+
+
+def _free_params(block: Block) -> list[str]:
+    """The block parameters the class body reads, in the block's parameter order."""
+    let_free = {name: val.free for name, val in block.lets}
+    used: set[str] = set()
+    for op in block.ops:
+        for val in [*op.attrs.values(), *([op.channels] if op.channels is not None else [])]:
+            used |= val.free
+    for name, val in reversed(block.lets):
+        if name in used:
+            used |= val.free
+    used -= set(let_free)
+    used.discard("in_channels")
+    return [p for p in block.args if p in used] + (["classes"] if "classes" in used else [])
+
+
+def _py_type(value: object) -> str:
+    if isinstance(value, Size):
+        return "tuple[" + ", ".join("int" for _ in value) + "]"
+    return {"int": "int", "float": "float", "bool": "bool"}.get(type_name(value), "str")
+
+
+def _block_class(block: Block, name: str, defaults: dict[str, object]) -> BlockClass:
+    params = _free_params(block)
+    join = _join_kind(block)
+    sig: list[str] = ["self", "in_channels: int"]
+    for p in params:
+        arg = "num_classes" if p == "classes" else py_ident(p)
+        value = block.args[p].value if p != "classes" else 0
+        if p in defaults:
+            sig.append(f"{arg}: {_py_type(value)} = {py_literal(defaults[p])}")
+        else:
+            sig.append(f"{arg}: {_py_type(value)}")
+    has_downsample = join in ("add", "branch")
+    if has_downsample:
+        sig.append("downsample: nn.Module | None = None")
+    init = render(Call("__init__", tuple(sig)), 1, prefix="def ", suffix=" -> None:")
+    used_lets = {n for op in block.ops for v in op.attrs.values() for n in v.free}
+    used_lets |= {n for op in block.ops if op.channels is not None for n in op.channels.free}
+    lets = []
+    for let_name, val in reversed(block.lets):
+        if let_name in used_lets:
+            used_lets |= val.free
+            lets.insert(0, f"{py_ident(let_name)} = {val.code}")
+    modules: list[str] = []
+    forward: list[str] = []
+    src = "x"
+    zero_bn = None
+    last_bn = None
+    for op in block.ops:
+        call = layer_call(op, block_code=True)
+        if call is not None:
+            modules.append(render(call, 2, prefix=f"self.{_attr(op.local)} = "))
+        if op.kind == "branch":
+            if join == "branch":
+                forward.append(f"shortcut = self.downsample({src})")
+            continue
+        if op.kind == "residual":
+            if join == "add":
+                forward.append("out = out + self.downsample(x)")
+                zero_bn = last_bn
+            elif join == "branch":
+                forward.append("out = out + shortcut")
+            src = "out"
+            continue
+        if op.kind == "batchnorm":
+            last_bn = _attr(op.local)
+        if call is not None:
+            forward.append(f"out = self.{_attr(op.local)}({src})")
+        else:
+            expr = functional(op, src, True, may_inplace=src != "x")
+            if expr is not None and expr != src:
+                forward.append(f"out = {expr}")
+            elif src == "x":
+                forward.append("out = x")
+        src = "out"
+    if has_downsample:
+        modules.append(f"{INDENT * 2}self.downsample = downsample if downsample is not None else nn.Identity()")
+    if src == "x":
+        forward.append("out = x")
+    forward.append("return out")
+    what = {
+        "add": "a residual block",
+        "branch": "a pre-activation residual block with a projection shortcut",
+        "plain": "the block without its shortcut (a plain network)",
+        "none": "a block without a residual join",
+    }[join]
+    return BlockClass(
+        name=name,
+        block=block.block,
+        doc=f"`{block.block}` from the spec: {what}.",
+        init=init,
+        lets=lets,
+        modules=modules,
+        forward=forward,
+        params=params,
+        has_downsample=has_downsample,
+        zero_init_bn=zero_bn,
+        key=_block_key(block),
+        defaults=defaults,
+    )
+
+
+def _instance_call(cls: BlockClass, block: Block) -> Call:
+    assert block.in_shape is not None
+    args: list[str | Call] = [str(block.in_shape[0])]
+    for p in cls.params:
+        value = block.args[p].value if p != "classes" else None
+        arg = "num_classes" if p == "classes" else py_ident(p)
+        if p == "classes":
+            args.append("num_classes=num_classes")
+        elif p in cls.defaults:
+            if value != cls.defaults[p]:
+                args.append(f"{arg}={py_literal(value)}")
+        else:
+            args.append(py_literal(value))
+    if block.shortcut is not None:
+        sc = shortcut_call(block.shortcut)
+        if sc is not None:
+            args.append(kw("downsample", sc))
+    return Call(cls.name, tuple(args))
+
+
+def _stage_expr(calls: list[Call]) -> Call:
+    """``nn.Sequential(...)``, runs of three or more identical blocks as a generator."""
+    parts: list[str | Call] = []
+    i = 0
+    while i < len(calls):
+        j = i
+        while j < len(calls) and calls[j] == calls[i]:
+            j += 1
+        if j - i >= 3:
+            parts.append(f"*({calls[i].flat()} for _ in range({j - i}))")
+        else:
+            parts.extend(calls[i:j])
+        i = j
+    return Call("nn.Sequential", tuple(parts))
+
+
+def _shape_comment(shape: tuple[int, ...] | None) -> str:
+    return "(N, " + ", ".join(str(d) for d in (shape or ())) + ")"
+
+
+def build_view(network: Network, options: EmitOptions) -> NetworkView:
+    classes: dict[tuple[Any, ...], BlockClass] = {}
+    used_names: set[str] = {class_name(network.name), "ZeroPadShortcut"}
+    block_class: dict[str, BlockClass] = {}
+    for block in network.blocks():
+        key = _block_key(block)
+        cls = classes.get(key)
+        if cls is None:
+            base = class_name(block.block)
+            join = _join_kind(block)
+            if join == "plain":
+                base = "Plain" + base
+            elif join == "branch":
+                base += "Projection"
+            name, n = base, 2
+            while name in used_names:
+                name, n = f"{base}{n}", n + 1
+            used_names.add(name)
+            cls = _block_class(block, name, block.defaults)
+            classes[key] = cls
+        block_class[block.name] = cls
+
+    modules: list[str] = []
+    forward: list[str] = []
+    src = "x"
+    for item in network.items:
+        if isinstance(item, Stage):
+            calls = [_instance_call(block_class[b.name], b) for b in item.blocks]
+            modules.append(render(_stage_expr(calls), 2, prefix=f"self.{_attr(item.name)} = "))
+            out = item.blocks[-1].out_shape if item.blocks else None
+            forward.append(f"x = self.{_attr(item.name)}(x)  # {item.span.path}:{item.span.line} -> {_shape_comment(out)}")
+            src = "x"
+            continue
+        op = item
+        call = layer_call(op, block_code=False)
+        comment = f"  # -> {_shape_comment(op.out_shape)}" if op.kind in ("maxpool", "avgpool", "globalpool", "flatten", "linear") else ""
+        if call is not None:
+            modules.append(render(call, 2, prefix=f"self.{_attr(op.local)} = "))
+            forward.append(f"x = self.{_attr(op.local)}({src}){comment}")
+        else:
+            expr = functional(op, src, False, may_inplace=src != "x" or bool(forward))
+            if expr is not None and expr != src:
+                forward.append(f"x = {expr}{comment}")
+        src = "x"
+    forward.append("return x")
+
+    zero_init = sorted({(c.name, c.zero_init_bn) for c in classes.values() if c.zero_init_bn})
+    init = render(
+        Call("__init__", ("self", f"num_classes: int = {network.classes}", "zero_init_residual: bool = False")),
+        1,
+        prefix="def ",
+        suffix=" -> None:",
+    )
+    residual = any(b.shortcut is not None for b in network.blocks())
+    kind = "a residual network" if residual else "a plain network (no shortcuts)"
+    policies = sorted({str(b.shortcut.policy) for b in network.blocks() if b.shortcut is not None})
+    params = ", ".join(f"{k}={v}" for k, v in network.params.items())
+    header = [
+        f"# Generated by resdsl {__version__} from {network.source_path}; do not edit.",
+        f"# Network `{network.name}`" + (f" with {params}" if params else "") + ".",
+    ]
+    doc = [
+        f"`{network.name}`: {kind}, compiled from {network.source_path}.",
+        "",
+        f"Input {_shape_comment(network.input_shape)}, output {_shape_comment(network.output_shape)}; "
+        f"{network.total_params:,} parameters, {network.total_macs / 1e9:.3f} GMACs.",
+    ]
+    if residual:
+        doc += [
+            "Residual learning as in He et al. 2015, \"Deep Residual Learning for Image",
+            f"Recognition\"; shortcut option{'s' if len(policies) > 1 else ''} {', '.join(policies)}.",
+        ]
+    name = class_name(network.name)
+    pad = any(b.shortcut is not None and b.shortcut.kind == "pad" for b in network.blocks())
+    return NetworkView(
+        header=header,
+        doc=doc,
+        imports=["import torch", "from torch import Tensor, nn"],
+        pad_shortcut=pad,
+        blocks=list(classes.values()),
+        name=name,
+        init=init,
+        modules=modules,
+        forward=forward,
+        zero_init=zero_init,  # type: ignore[arg-type]
+        all_names=sorted([name, *(c.name for c in classes.values()), *(["ZeroPadShortcut"] if pad else [])]),
+    )
+
+
+def emit(network: Network, options: EmitOptions) -> str:
+    view = build_view(network, options)
+    return jinja_env("torch").get_template("module.py.j2").render(v=view)
+
+
+# --- the Python API ---------------------------------------------------------------------------
+
+
+def _define(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{name}={'true' if value else 'false'}"
+    return f"{name}={value}"
+
+
+def compile_source(spec_path: str, *, input: str | None = None, network: str | None = None, params: dict[str, Any] | None = None) -> tuple[str, Network]:
+    from pathlib import Path
+
+    from ..diagnostics import ResdslError
+    from ..pipeline import analyze
+
+    result = analyze(
+        Path(spec_path),
+        network=network,
+        defines=[_define(k, v) for k, v in (params or {}).items()],
+        input=input,
+    )
+    if not result.ok or not result.networks:
+        raise ResdslError([d for d in result.diagnostics if d.is_error])
+    net = result.network
+    return emit(net, EmitOptions(spec_path=spec_path)), net
+
+
+def import_source(code: str, filename: str) -> types.ModuleType:
+    """Import generated code as a module (registered, with its source for tracebacks)."""
+    digest = hashlib.sha256(code.encode()).hexdigest()[:16]
+    mod_name = f"resdsl_generated_{digest}"
+    if mod_name in sys.modules:
+        return sys.modules[mod_name]
+    module = types.ModuleType(mod_name)
+    module.__file__ = filename
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    exec(compile(code, filename, "exec"), module.__dict__)  # noqa: S102 - our own generated code
+    sys.modules[mod_name] = module
+    return module
+
+
+def load_module(spec_path: str, *, input: str | None = None, network: str | None = None, params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    code, net = compile_source(spec_path, input=input, network=network, params=params)
+    module = import_source(code, f"<resdsl {net.name}>")
+    return getattr(module, class_name(net.name))(**kwargs)
