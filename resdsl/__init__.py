@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     import torch
 
 
-def load(spec_path: str, *, input: str | None = None, network: str | None = None, **params: Any) -> torch.nn.Module:
+def load(
+    spec_path: str, *, input: str | None = None, network: str | None = None, **params: Any
+) -> torch.nn.Module:
     """Compile ``spec_path`` to PyTorch, import the generated code, and return its network.
 
     ``params`` set the network's parameters (as ``-D name=value`` does); a value may be a

@@ -58,12 +58,14 @@ def guard(func: F) -> F:
         except KeyboardInterrupt:
             _err("interrupted\n")
             raise typer.Exit(130) from None
-        except Exception as err:  # noqa: BLE001 - the last line of defence
+        except Exception as err:
             _err(f"error: internal error in resdsl {__version__}: {type(err).__name__}: {err}\n")
             if _state["debug"] or os.environ.get("RESDSL_DEBUG"):
                 _err(traceback.format_exc())
             else:
-                _err(f"note: this is a bug; please report it at {ISSUE_URL} (rerun with --debug for the traceback)\n")
+                _err(
+                    f"note: this is a bug; please report it at {ISSUE_URL} (rerun with --debug for the traceback)\n"
+                )
             raise typer.Exit(101) from None
 
     return wrapper  # type: ignore[return-value]
@@ -111,7 +113,8 @@ Defines = Annotated[
     typer.Option("-D", "--define", help="Set a network parameter: -D name=value.", metavar="NAME=VALUE"),
 ]
 InputOpt = Annotated[
-    str | None, typer.Option("--input", help="Override the declared input shape, e.g. 1x28x28.", metavar="CxHxW")
+    str | None,
+    typer.Option("--input", help="Override the declared input shape, e.g. 1x28x28.", metavar="CxHxW"),
 ]
 NetworkOpt = Annotated[
     str | None, typer.Option("--network", help="Which network of the file to build, if it defines several.")
@@ -135,7 +138,11 @@ def _spec_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*.res") if p.is_file() and not any(part.startswith(".") for part in p.parts))
+            files += sorted(
+                p
+                for p in path.rglob("*.res")
+                if p.is_file() and not any(part.startswith(".") for part in p.parts)
+            )
         else:
             files.append(path)
     return files
@@ -144,7 +151,9 @@ def _spec_files(paths: list[Path]) -> list[Path]:
 @app.command()
 @guard
 def check(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Spec files or folders (searched for *.res).")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Spec files or folders (searched for *.res).")
+    ] = None,
     format: Annotated[Format, typer.Option("--format", help="How to print diagnostics.")] = Format.human,
     defines: Defines = None,
     input: InputOpt = None,
@@ -185,7 +194,9 @@ def summary(
     defines: Defines = None,
     input: InputOpt = None,
     network: NetworkOpt = None,
-    format: Annotated[SummaryFormat, typer.Option("--format", help="table, json or markdown.")] = SummaryFormat.table,
+    format: Annotated[
+        SummaryFormat, typer.Option("--format", help="table, json or markdown.")
+    ] = SummaryFormat.table,
 ) -> None:
     """Per-layer shapes, parameters and multiply-adds of a network, with totals."""
     from . import summary as summ
@@ -220,15 +231,21 @@ class Batch(str, Enum):
 def compile_(
     spec: Annotated[Path, typer.Argument(help="The spec file.")],
     target: Annotated[Target, typer.Option("--target", "-t", help="What to generate.")] = Target.torch,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here (atomically) instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here (atomically) instead of stdout.")
+    ] = None,
     defines: Defines = None,
     input: InputOpt = None,
     network: NetworkOpt = None,
     opset: Annotated[int, typer.Option("--opset", help="ONNX opset.", min=13, max=23)] = 17,
-    weights: Annotated[Path | None, typer.Option("--weights", help="ONNX: a PyTorch state_dict to embed.")] = None,
+    weights: Annotated[
+        Path | None, typer.Option("--weights", help="ONNX: a PyTorch state_dict to embed.")
+    ] = None,
     fold_bn: Annotated[bool, typer.Option("--fold-bn", help="ONNX: fold BatchNorm into the convs.")] = False,
     batch: Annotated[str, typer.Option("--batch", help="ONNX: 'dynamic' or a fixed batch size.")] = "dynamic",
-    seed: Annotated[int, typer.Option("--seed", help="ONNX: seed of the initial weights without --weights.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="ONNX: seed of the initial weights without --weights.")
+    ] = 0,
 ) -> None:
     """Generate a PyTorch module (--target torch) or an ONNX model (--target onnx)."""
     from .fsutil import atomic_write

@@ -107,7 +107,9 @@ class Lowerer:
             parts = [self._eval(p, scope, ctx) for p in e.parts]
             for p, part in zip(parts, e.parts, strict=True):
                 if type_name(p.value) != "int":
-                    self.error("E206", f"a size is made of integers, not {type_name(p.value)}", part.span, ctx)
+                    self.error(
+                        "E206", f"a size is made of integers, not {type_name(p.value)}", part.span, ctx
+                    )
                     raise _Abort
             return Val(
                 Size(int(p.value) for p in parts),  # type: ignore[call-overload]
@@ -131,7 +133,9 @@ class Lowerer:
             orelse = self._eval(e.orelse, scope, ctx)
             p = PREC["if"]
             code = f"{then.wrapped(p + 1)} if {test.wrapped(p + 1)} else {orelse.wrapped(p)}"
-            return Val(then.value if test.value else orelse.value, code, then.free | test.free | orelse.free, p)
+            return Val(
+                then.value if test.value else orelse.value, code, then.free | test.free | orelse.free, p
+            )
         if isinstance(e, ast.Binary):
             return self._binary(e, self._eval(e.left, scope, ctx), self._eval(e.right, scope, ctx), ctx)
         raise AssertionError(f"unknown expression {e!r}")
@@ -156,7 +160,9 @@ class Lowerer:
             code = f"{a.wrapped(p + 1)} {op} {b.wrapped(p + 1)}"
             if op in ("==", "!="):
                 if ta != tb and not (ta in numeric and tb in numeric):
-                    self._type_error(e, f"cannot compare {ta} `{show(a.value)}` with {tb} `{show(b.value)}`", ctx)
+                    self._type_error(
+                        e, f"cannot compare {ta} `{show(a.value)}` with {tb} `{show(b.value)}`", ctx
+                    )
                 same = a.value == b.value
                 return Val(same if op == "==" else not same, code, free, p)
             if ta not in numeric or tb not in numeric:
@@ -306,7 +312,9 @@ class Lowerer:
             if got is None:
                 return None
             try:
-                policy = self.coerce(got, Attr("policy", "policy"), "`shortcut`", shortcut_stmt.policy.span, None).value  # type: ignore[assignment]
+                policy = self.coerce(
+                    got, Attr("policy", "policy"), "`shortcut`", shortcut_stmt.policy.span, None
+                ).value  # type: ignore[assignment]
             except _Abort:
                 return None
         if input_shape is None:
@@ -334,9 +342,7 @@ class Lowerer:
                 continue
         items.extend(top.ops)
         if self.op_count > MAX_OPS:
-            self.diags.error(
-                "E216", f"network has more than {MAX_OPS} layers", definition.name.span
-            )
+            self.diags.error("E216", f"network has more than {MAX_OPS} layers", definition.name.span)
             return None
         src = self.program.sources[definition.span.path]
         return Network(
@@ -394,16 +400,34 @@ class Lowerer:
 
     def _stage(self, stmt: ast.Stage, scope: Scope, policy: Policy, top: Context) -> Stage | None:
         count = self.coerce(
-            self.eval(stmt.count, scope), Attr("count", "int", lo=1, hi=MAX_REPEAT), f"stage `{stmt.name.name}`", stmt.count.span, None
+            self.eval(stmt.count, scope),
+            Attr("count", "int", lo=1, hi=MAX_REPEAT),
+            f"stage `{stmt.name.name}`",
+            stmt.count.span,
+            None,
         )
         stride = None
         if stmt.stride is not None:
-            stride = self.coerce(self.eval(stmt.stride, scope), Attr("stride", "size", lo=1, hi=1024), "stage stride", stmt.stride.span, None)
+            stride = self.coerce(
+                self.eval(stmt.stride, scope),
+                Attr("stride", "size", lo=1, hi=1024),
+                "stage stride",
+                stmt.stride.span,
+                None,
+            )
         if stmt.shortcut is not None:
-            policy = self.coerce(self.eval(stmt.shortcut, scope), Attr("shortcut", "policy"), "stage shortcut", stmt.shortcut.span, None).value  # type: ignore[assignment]
+            policy = self.coerce(
+                self.eval(stmt.shortcut, scope),
+                Attr("shortcut", "policy"),
+                "stage shortcut",
+                stmt.shortcut.span,
+                None,
+            ).value  # type: ignore[assignment]
         definition = self.program.definitions[stmt.call.name.name]
         assert isinstance(definition, ast.BlockDef)
-        args = self._bind_args(definition, stmt.call.args, stmt.call.span, scope, None, supplied=stride is not None)
+        args = self._bind_args(
+            definition, stmt.call.args, stmt.call.span, scope, None, supplied=stride is not None
+        )
         empty = Scope({}, symbolic=False)
         defaults = {
             p.name.name: self.eval(p.default, empty).value for p in definition.params if p.default is not None
@@ -485,7 +509,9 @@ class Lowerer:
             elif param.default is not None:
                 result[name] = self.eval(param.default, empty, ctx)
             else:
-                self.error("E205", f"block `{definition.name.name}` needs a value for `{name}`", param.span, ctx)
+                self.error(
+                    "E205", f"block `{definition.name.name}` needs a value for `{name}`", param.span, ctx
+                )
                 raise _Abort
         return result
 
@@ -604,13 +630,17 @@ class Lowerer:
             )
             raise _Abort
         if any(op.kind == "residual" for op in ctx.ops):
-            self.error("E213", f"a block has at most one `residual`; found another `{prim.name}`", stmt.span, ctx)
+            self.error(
+                "E213", f"a block has at most one `residual`; found another `{prim.name}`", stmt.span, ctx
+            )
             raise _Abort
         if prim.name == "branch" and any(op.kind == "branch" for op in ctx.ops):
             self.error("E213", "a block has at most one `branch`", stmt.span, ctx)
             raise _Abort
 
-    def _primitive_attrs(self, prim: Primitive, stmt: ast.Layer, scope: Scope, ctx: Context) -> dict[str, Val]:
+    def _primitive_attrs(
+        self, prim: Primitive, stmt: ast.Layer, scope: Scope, ctx: Context
+    ) -> dict[str, Val]:
         positional, keywords = primitive_positionals(prim, stmt)
         if not stmt.call_syntax:
             positional = [e for e in (stmt.head, stmt.arrow) if e is not None]

@@ -123,7 +123,7 @@ def _syntax_diagnostic(src: SourceFile, err: UnexpectedInput) -> Diagnostic:
             use_accepts=True,
             token_type_match_fallback=True,
         )
-    except Exception:  # noqa: BLE001 - labelling is best effort, never a crash
+    except Exception:
         label = None
     if isinstance(err, UnexpectedToken):
         tok = err.token

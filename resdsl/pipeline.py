@@ -116,15 +116,18 @@ def analyze(
                 + (f"; it defines {', '.join(candidates)}" if candidates else "")
             )
         chosen = [network]
-    elif all_networks:
-        chosen = candidates
-    elif len(candidates) == 1:
+    elif all_networks or len(candidates) == 1:
         chosen = candidates
     else:
         where = Span.point(program.main.path)
         if not candidates:
             if require_network:
-                diags.error("E210", f"`{program.main.path}` defines no network", where, help="a network is declared with `network name { ... }`")
+                diags.error(
+                    "E210",
+                    f"`{program.main.path}` defines no network",
+                    where,
+                    help="a network is declared with `network name { ... }`",
+                )
         else:
             diags.error(
                 "E210",

@@ -133,9 +133,7 @@ def _pool(op: str) -> Callable[[dict[str, object], Shape], Inferred]:
         if ph * 2 > kh or pw * 2 > kw:
             raise ShapeProblem("E207", f"`{op}` padding must be at most half the kernel")
         ceil = bool(a["ceil"])
-        return Inferred(
-            (c, _window(op, h, kh, sh, ph, 1, ceil), _window(op, w, kw, sw, pw, 1, ceil))
-        )
+        return Inferred((c, _window(op, h, kh, sh, ph, 1, ceil), _window(op, w, kw, sw, pw, 1, ceil)))
 
     return infer
 

@@ -55,7 +55,9 @@ def to_json(network: Network) -> dict[str, Any]:
         "classes": network.classes,
         "params": network.total_params,
         "macs": network.total_macs,
-        "parameters": {k: str(v) if not isinstance(v, (int, float, bool)) else v for k, v in network.params.items()},
+        "parameters": {
+            k: str(v) if not isinstance(v, (int, float, bool)) else v for k, v in network.params.items()
+        },
         "layers": rows(network),
     }
 
@@ -88,7 +90,14 @@ def table(network: Network) -> Any:
     from rich.table import Table
 
     t = Table(title=f"{network.name}: input {list(network.input_shape)}", show_lines=False)
-    for col, justify in (("layer", "left"), ("op", "left"), ("output", "left"), ("params", "right"), ("MACs", "right"), ("line", "right")):
+    for col, justify in (
+        ("layer", "left"),
+        ("op", "left"),
+        ("output", "left"),
+        ("params", "right"),
+        ("MACs", "right"),
+        ("line", "right"),
+    ):
         t.add_column(col, justify=justify)  # type: ignore[arg-type]
     for row in rows(network):
         t.add_row(
@@ -100,5 +109,12 @@ def table(network: Network) -> Any:
             str(row["line"]),
         )
     t.add_section()
-    t.add_row("total", "", str(list(network.output_shape or ())), f"{network.total_params:,}", f"{network.total_macs:,}", "")
+    t.add_row(
+        "total",
+        "",
+        str(list(network.output_shape or ())),
+        f"{network.total_params:,}",
+        f"{network.total_macs:,}",
+        "",
+    )
     return t

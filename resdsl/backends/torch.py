@@ -294,7 +294,9 @@ def _block_class(block: Block, name: str, defaults: dict[str, object]) -> BlockC
                 forward.append("out = x")
         src = "out"
     if has_downsample:
-        modules.append(f"{INDENT * 2}self.downsample = downsample if downsample is not None else nn.Identity()")
+        modules.append(
+            f"{INDENT * 2}self.downsample = downsample if downsample is not None else nn.Identity()"
+        )
     if src == "x":
         forward.append("out = x")
     forward.append("return out")
@@ -390,12 +392,18 @@ def build_view(network: Network, options: EmitOptions) -> NetworkView:
             calls = [_instance_call(block_class[b.name], b) for b in item.blocks]
             modules.append(render(_stage_expr(calls), 2, prefix=f"self.{_attr(item.name)} = "))
             out = item.blocks[-1].out_shape if item.blocks else None
-            forward.append(f"x = self.{_attr(item.name)}(x)  # {item.span.path}:{item.span.line} -> {_shape_comment(out)}")
+            forward.append(
+                f"x = self.{_attr(item.name)}(x)  # {item.span.path}:{item.span.line} -> {_shape_comment(out)}"
+            )
             src = "x"
             continue
         op = item
         call = layer_call(op, block_code=False)
-        comment = f"  # -> {_shape_comment(op.out_shape)}" if op.kind in ("maxpool", "avgpool", "globalpool", "flatten", "linear") else ""
+        comment = (
+            f"  # -> {_shape_comment(op.out_shape)}"
+            if op.kind in ("maxpool", "avgpool", "globalpool", "flatten", "linear")
+            else ""
+        )
         if call is not None:
             modules.append(render(call, 2, prefix=f"self.{_attr(op.local)} = "))
             forward.append(f"x = self.{_attr(op.local)}({src}){comment}")
@@ -408,7 +416,9 @@ def build_view(network: Network, options: EmitOptions) -> NetworkView:
 
     zero_init = sorted({(c.name, c.zero_init_bn) for c in classes.values() if c.zero_init_bn})
     init = render(
-        Call("__init__", ("self", f"num_classes: int = {network.classes}", "zero_init_residual: bool = False")),
+        Call(
+            "__init__", ("self", f"num_classes: int = {network.classes}", "zero_init_residual: bool = False")
+        ),
         1,
         prefix="def ",
         suffix=" -> None:",
@@ -429,8 +439,8 @@ def build_view(network: Network, options: EmitOptions) -> NetworkView:
     ]
     if residual:
         doc += [
-            "Residual learning as in He et al. 2015, \"Deep Residual Learning for Image",
-            f"Recognition\"; shortcut option{'s' if len(policies) > 1 else ''} {', '.join(policies)}.",
+            'Residual learning as in He et al. 2015, "Deep Residual Learning for Image',
+            f'Recognition"; shortcut option{"s" if len(policies) > 1 else ""} {", ".join(policies)}.',
         ]
     name = class_name(network.name)
     pad = any(b.shortcut is not None and b.shortcut.kind == "pad" for b in network.blocks())
@@ -463,7 +473,13 @@ def _define(name: str, value: Any) -> str:
     return f"{name}={value}"
 
 
-def compile_source(spec_path: str, *, input: str | None = None, network: str | None = None, params: dict[str, Any] | None = None) -> tuple[str, Network]:
+def compile_source(
+    spec_path: str,
+    *,
+    input: str | None = None,
+    network: str | None = None,
+    params: dict[str, Any] | None = None,
+) -> tuple[str, Network]:
     from pathlib import Path
 
     from ..diagnostics import ResdslError
@@ -490,12 +506,19 @@ def import_source(code: str, filename: str) -> types.ModuleType:
     module = types.ModuleType(mod_name)
     module.__file__ = filename
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-    exec(compile(code, filename, "exec"), module.__dict__)  # noqa: S102 - our own generated code
+    exec(compile(code, filename, "exec"), module.__dict__)
     sys.modules[mod_name] = module
     return module
 
 
-def load_module(spec_path: str, *, input: str | None = None, network: str | None = None, params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+def load_module(
+    spec_path: str,
+    *,
+    input: str | None = None,
+    network: str | None = None,
+    params: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Any:
     code, net = compile_source(spec_path, input=input, network=network, params=params)
     module = import_source(code, f"<resdsl {net.name}>")
     return getattr(module, class_name(net.name))(**kwargs)

@@ -72,12 +72,7 @@ def _layer(program: Program, stmt: ast.Layer, diags: Collector) -> None:
             help=f"e.g. `{example}`" if example else None,
         )
         return
-    if (
-        not stmt.call_syntax
-        and arrow_attr is not None
-        and arrow_attr.required
-        and stmt.arrow is None
-    ):
+    if not stmt.call_syntax and arrow_attr is not None and arrow_attr.required and stmt.arrow is None:
         diags.error("E205", f"{what} needs its output size after `->`", stmt.span)
         return
     bind(what, primitive_formals(prim), positional, keywords, stmt.span, diags, order=primitive_order(prim))

@@ -31,7 +31,9 @@ def residuals(network: Network, diags: Collector) -> None:
             continue
         branch = next((op for op in block.ops if op.kind == "branch"), None)
         source = branch.in_shape if branch is not None and branch.in_shape else block.in_shape
-        block.shortcut = _shortcut(block, policy, block.in_shape, source, join.in_shape, explicit, diags, branch is not None)
+        block.shortcut = _shortcut(
+            block, policy, block.in_shape, source, join.in_shape, explicit, diags, branch is not None
+        )
 
 
 def _stride(src: Shape, dst: Shape) -> tuple[int, int] | None:
@@ -47,9 +49,15 @@ def _stride(src: Shape, dst: Shape) -> tuple[int, int] | None:
     return (result[0], result[1])
 
 
-def _error(block: Block, code: str, message: str, join: Op, explicit: bool, diags: Collector, help: str | None) -> None:
+def _error(
+    block: Block, code: str, message: str, join: Op, explicit: bool, diags: Collector, help: str | None
+) -> None:
     span = join.span if explicit else block.span
-    notes = [f"in block `{block.name}`, expanded from {block.span}"] if explicit else [f"in block `{block.name}`, expanded from this stage"]
+    notes = (
+        [f"in block `{block.name}`, expanded from {block.span}"]
+        if explicit
+        else [f"in block `{block.name}`, expanded from this stage"]
+    )
     diags.error(code, message, span, label=f"`{block.name}`", notes=tuple(notes), help=help)
 
 
@@ -66,7 +74,15 @@ def _shortcut(
     join = block.join
     assert join is not None
     if len(branch_out) != 3 or len(block_in) != 3:
-        _error(block, "E303", f"a residual join needs feature maps, got {list(branch_out)}", join, explicit, diags, None)
+        _error(
+            block,
+            "E303",
+            f"a residual join needs feature maps, got {list(branch_out)}",
+            join,
+            explicit,
+            diags,
+            None,
+        )
         return None
     same = block_in == branch_out
     if policy is Policy.identity or (same and policy is not Policy.C):
@@ -118,13 +134,24 @@ def _shortcut(
 
     def make(kind: str, **attrs: object) -> Op:
         index = len(ops)
-        op = Op(kind, str(index), prefix + str(index), {k: Val.const(v) for k, v in attrs.items()}, join.span, origins)  # type: ignore[arg-type]
+        op = Op(
+            kind,
+            str(index),
+            prefix + str(index),
+            {k: Val.const(v) for k, v in attrs.items()},
+            join.span,
+            origins,
+        )  # type: ignore[arg-type]
         ops.append(op)
         return op
 
     shape = src
     if policy is Policy.D:
-        pool = make("avgpool", kernel=s, stride=s, padding=0, ceil=True) if stride != (1, 1) else make("identity")
+        pool = (
+            make("avgpool", kernel=s, stride=s, padding=0, ceil=True)
+            if stride != (1, 1)
+            else make("identity")
+        )
         if pool.kind == "avgpool":
             shape = infer_op(pool, shape)
         else:
