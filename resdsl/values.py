@@ -66,18 +66,88 @@ def show(value: object) -> str:
 
 
 # Names the generated Python must not take over from a parameter of the same name.
-_RESERVED = {"self", "x", "out", "identity", "in_channels", "nn", "torch", "F", "Tensor", "num_classes"}
+_RESERVED = {"self", "x", "out", "shortcut", "s", "m", "in_channels", "nn", "torch", "Tensor", "num_classes"}
+
+# Attributes of torch.nn.Module (torch 2.x), fixed here so that the generated code does not depend
+# on whether torch happens to be imported; a layer named like one of them gets a `_`.
+NN_MODULE_ATTRS = frozenset(
+    [
+        "T_destination",
+        "add_module",
+        "apply",
+        "bfloat16",
+        "buffers",
+        "call_super_init",
+        "children",
+        "compile",
+        "cpu",
+        "cuda",
+        "double",
+        "dump_patches",
+        "eval",
+        "extra_repr",
+        "float",
+        "forward",
+        "get_buffer",
+        "get_extra_state",
+        "get_parameter",
+        "get_submodule",
+        "half",
+        "ipu",
+        "load_state_dict",
+        "modules",
+        "mtia",
+        "named_buffers",
+        "named_children",
+        "named_modules",
+        "named_parameters",
+        "parameters",
+        "register_backward_hook",
+        "register_buffer",
+        "register_forward_hook",
+        "register_forward_pre_hook",
+        "register_full_backward_hook",
+        "register_full_backward_pre_hook",
+        "register_load_state_dict_post_hook",
+        "register_load_state_dict_pre_hook",
+        "register_module",
+        "register_parameter",
+        "register_state_dict_post_hook",
+        "register_state_dict_pre_hook",
+        "requires_grad_",
+        "set_extra_state",
+        "set_submodule",
+        "share_memory",
+        "state_dict",
+        "to",
+        "to_empty",
+        "train",
+        "training",
+        "type",
+        "xpu",
+        "zero_grad",
+    ]
+)
+
+
+def _mangle(name: str, reserved: bool) -> str:
+    """Append `_` to reserved names and to names already ending in `_`: an injective renaming."""
+    if not name.isidentifier() or not name.isascii():
+        raise ValueError(f"not an identifier: {name!r}")
+    return name + "_" if reserved or name.endswith("_") else name
 
 
 def py_ident(name: str) -> str:
-    """A spec identifier as a safe Python identifier (keywords and builtins get a ``_``)."""
-    if not name.isidentifier() or not name.isascii():
-        raise ValueError(f"not an identifier: {name!r}")
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in _RESERVED:
-        return name + "_"
-    if hasattr(builtins, name):
-        return name + "_"
-    return name
+    """A spec identifier as a safe Python variable (keywords, builtins, our own names get a `_`)."""
+    reserved = (
+        keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in _RESERVED or hasattr(builtins, name)
+    )
+    return _mangle(name, reserved)
+
+
+def py_attr(name: str) -> str:
+    """A layer name as a module attribute (keywords and nn.Module's own attributes get a `_`)."""
+    return _mangle(name, keyword.iskeyword(name) or name in NN_MODULE_ATTRS)
 
 
 def py_literal(value: object) -> str:

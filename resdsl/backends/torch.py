@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import __version__
 from ..ir import Block, Network, Op, Shortcut, Stage
-from ..values import Size, Val, py_ident, py_literal, type_name
+from ..values import Size, Val, py_attr, py_ident, py_literal, type_name
 from . import EmitOptions, jinja_env
 from .pyformat import INDENT, Call, kw, render
 
@@ -38,19 +38,8 @@ def class_name(name: str) -> str:
 
 
 def _attr(local: str) -> str:
-    """A layer name as an attribute; names that clash with nn.Module's own get a ``_``."""
-    if local in _MODULE_ATTRS:
-        return local + "_"
-    return py_ident(local)
-
-
-_MODULE_ATTRS = set(dir(__import__("torch").nn.Module)) if "torch" in sys.modules else {
-    "forward", "training", "eval", "train", "state_dict", "parameters", "modules", "children",
-    "buffers", "apply", "cuda", "cpu", "to", "type", "float", "double", "half", "bfloat16",
-    "zero_grad", "register_buffer", "register_parameter", "add_module", "get_submodule",
-    "named_modules", "named_parameters", "named_buffers", "named_children", "load_state_dict",
-    "requires_grad_", "extra_repr", "dump_patches", "call_super_init", "share_memory",
-}  # fmt: skip
+    """A layer name as an attribute (see values.py_attr: injective, keywords get a `_`)."""
+    return py_attr(local)
 
 
 # --- layer constructors -----------------------------------------------------------------------
