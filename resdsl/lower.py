@@ -9,6 +9,7 @@ another block) has its parameters replaced by the caller's values.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from . import ast
@@ -89,6 +90,9 @@ class Lowerer:
     def _eval(self, e: ast.Expr, scope: Scope, ctx: Context | None) -> Val:
         if isinstance(e, (ast.Int, ast.Float, ast.Bool, ast.Str)):
             self._check_int(e.value, e.span, ctx)
+            if isinstance(e.value, float) and not math.isfinite(e.value):
+                self.error("E207", "number is too large", e.span, ctx)
+                raise _Abort
             return Val.const(e.value)
         if isinstance(e, ast.SizeLit):
             for part in e.parts:
@@ -193,6 +197,9 @@ class Lowerer:
                 self._type_error(e, "`%` needs integers", ctx)
             value = x % y  # type: ignore[operator]
         self._check_int(value, e.span, ctx)
+        if isinstance(value, float) and not math.isfinite(value):
+            self.error("E207", "number is too large", e.span, ctx)
+            raise _Abort
         return Val(value, f"{a.wrapped(p)} {pyop} {b.wrapped(p + 1)}", free, p)
 
     # --- coercion to an attribute's type ----------------------------------------------------

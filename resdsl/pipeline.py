@@ -1,6 +1,6 @@
 """The front end from file to checked IR: load, the AST passes, lowering, the IR passes.
 
-    text --parse--> AST --names--> --arguments--> --lower--> IR --shapes--> --residuals--> --head--> IR
+    text --parse--> AST --identifiers--> --names--> --arguments--> --lower--> IR --shapes--> --residuals--> --head--> IR
 
 Each pass collects diagnostics; the pipeline stops after the first pass that reported an error.
 """
@@ -19,13 +19,14 @@ from .lower import lower
 from .parser import parse_expression
 from .passes.arguments import arguments
 from .passes.head import head
+from .passes.identifiers import identifiers
 from .passes.names import names
 from .passes.residuals import residuals
 from .passes.shapes import shapes
 from .program import Program, load_program
 from .source import SourceFile, Span
 
-AST_PASSES: tuple[Callable[[Program, Collector], None], ...] = (names, arguments)
+AST_PASSES: tuple[Callable[[Program, Collector], None], ...] = (identifiers, names, arguments)
 IR_PASSES: tuple[Callable[[Network, Collector], None], ...] = (shapes, residuals, head)
 
 _INPUT_RE = re.compile(r"^\s*(\d{1,7})\s*[xX]\s*(\d{1,7})\s*[xX]\s*(\d{1,7})\s*$")
