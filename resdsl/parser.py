@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import (
@@ -48,6 +48,9 @@ _EXAMPLES: dict[str, list[str]] = {
         "conv 3x3 -> 64\n",
         "relu\n",
     ],
+    "a keyword argument follows the `,`, as in `conv 3x3 -> 64, stride = 2`": [
+        "block b() {\n    conv 3x3 -> 64,\n}\n",
+    ],
     "a block's body goes between braces: `block name(params) {`": [
         "block b()\n",
         "block b\n",
@@ -58,14 +61,47 @@ _EXAMPLES: dict[str, list[str]] = {
 
 @cache
 def _parser() -> Lark:
+    """The LALR parser, built once per process.
+
+    Building it from the grammar takes about 150 ms, most of ``resdsl check``'s time; Lark's
+    cache stores the built tables in the user's cache folder (keyed by a hash of the grammar,
+    the options and Lark's version, which Lark checks on load) and loads them in a few ms.
+    """
+    grammar = grammar_path().read_text(encoding="utf-8")
     return Lark(
-        grammar_path().read_text(encoding="utf-8"),
+        grammar,
         parser="lalr",
         propagate_positions=True,
         start=["start", "expr"],
         maybe_placeholders=True,
-        cache=False,
+        cache=_cache_file(grammar) or False,
     )
+
+
+def _cache_file(grammar: str) -> str | None:
+    """Where to keep the built parser: a private folder under the user's cache, if writable.
+
+    ``RESDSL_CACHE_DIR`` chooses the folder; an empty value turns the cache off.
+    """
+    import hashlib
+    import os
+
+    from lark import __version__ as lark_version
+
+    folder = os.environ.get("RESDSL_CACHE_DIR")
+    if folder is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        folder = os.path.join(base, "resdsl")
+    if not folder:
+        return None
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(folder, os.W_OK):
+        return None
+    key = hashlib.sha256(f"{lark_version}\0{grammar}".encode()).hexdigest()[:20]
+    return os.path.join(folder, f"grammar-{key}.lark-cache")
 
 
 def _token_span(path: str, tok: Token) -> Span:
@@ -114,23 +150,65 @@ def _expected_words(expected: set[str]) -> str:
     return words[0] if words else "something else"
 
 
+@cache
+def _example_states() -> dict[tuple[int, str], str]:
+    """(parser state, token type) of each example's error -> its label.
+
+    Lark's own ``match_examples`` also compares the depth of the parser's stack, which depends
+    on how many definitions and statements came before the error; the LALR state and the
+    offending token are what identify the mistake.
+    """
+    table: dict[tuple[int, str], str] = {}
+    for label, examples in _EXAMPLES.items():
+        for text in examples:
+            try:
+                _parser().parse(text, start="start")
+            except UnexpectedToken as err:
+                table.setdefault((err.state.position, err.token.type), label)
+    return table
+
+
+def _example_label(err: UnexpectedInput) -> str | None:
+    if not isinstance(err, UnexpectedToken) or err.state is None:
+        return None
+    return _example_states().get((err.state.position, err.token.type))
+
+
+def _unclosed_brace(src: SourceFile) -> Span | None:
+    """The last `{` that no `}` closes (comments and strings skipped), if any."""
+    opened: list[Span] = []
+    for lineno, line in enumerate(src.text.split("\n"), 1):
+        in_string = False
+        for col, char in enumerate(line, 1):
+            if char == '"':
+                in_string = not in_string
+            elif in_string:
+                continue
+            elif char == "#":
+                break
+            elif char == "{":
+                opened.append(Span(src.path, lineno, col, lineno, col + 1))
+            elif char == "}" and opened:
+                opened.pop()
+    return opened[-1] if opened else None
+
+
 def _syntax_diagnostic(src: SourceFile, err: UnexpectedInput) -> Diagnostic:
-    label = None
-    try:
-        label = err.match_examples(
-            lambda text: _parser().parse(text, start="start"),
-            _EXAMPLES,
-            use_accepts=True,
-            token_type_match_fallback=True,
-        )
-    except Exception:
-        label = None
+    label = _example_label(err)
     if isinstance(err, UnexpectedToken):
         tok = err.token
-        if tok.type == "$END":
-            span = src.end_span()
-            return Diagnostic("E103", "unexpected end of file", span, help=label)
         expected = _expected_words(set(err.accepts or err.expected))
+        if tok.type == "$END":
+            brace = _unclosed_brace(src)
+            notes = (f"the `{{` at {brace} is never closed",) if brace is not None else ()
+            return Diagnostic(
+                "E103",
+                "unexpected end of file",
+                src.end_span(),
+                label="expected `}`" if brace is not None else f"expected {expected}",
+                notes=notes,
+                help=label or ("add the missing `}`" if brace is not None else None),
+            )
         return Diagnostic(
             "E101",
             f"unexpected {_describe_token(tok)}",
@@ -140,15 +218,23 @@ def _syntax_diagnostic(src: SourceFile, err: UnexpectedInput) -> Diagnostic:
         )
     if isinstance(err, UnexpectedCharacters):
         char = src.text[err.pos_in_stream] if err.pos_in_stream < len(src.text) else "?"
-        shown = char if char.isprintable() else repr(char)
+        shown = char if char.isprintable() else repr(char)[1:-1]
         span = Span(src.path, err.line, err.column, err.line, err.column + 1)
-        help_text = label
-        if char == '"':
-            help_text = "strings hold only letters, digits, `_`, `.`, `/` and `-`, on one line"
+        help_text = _CHARACTER_HELP.get(char)
         return Diagnostic("E102", f"unexpected character `{shown}`", span, help=help_text)
     if isinstance(err, UnexpectedEOF):
         return Diagnostic("E103", "unexpected end of file", src.end_span())
     raise err
+
+
+_CHARACTER_HELP = {
+    '"': "strings hold only letters, digits, `_`, `.`, `/` and `-`, on one line",
+    ";": "statements end at the end of a line; resdsl has no `;`",
+    "[": "a size is written with `x`, as in `3x3` or `3 x 224 x 224`",
+    "]": "a size is written with `x`, as in `3x3` or `3 x 224 x 224`",
+    "*": "`*` multiplies two values; a size is written with `x`, as in `3x3`",
+    "'": 'strings use double quotes, as in `import "family.res"`',
+}
 
 
 def _span(path: str, meta: object) -> Span:
@@ -336,7 +422,7 @@ MAX_NESTING = 200
 def _nesting_problem(src: SourceFile) -> Diagnostic | None:
     """Bracket nesting beyond MAX_NESTING would exhaust Python's stack in the tree walk."""
     depth = 0
-    for lineno, line in enumerate(src.text.splitlines(), 1):
+    for lineno, line in enumerate(src.text.split("\n"), 1):
         for col, char in enumerate(line, 1):
             if char == "(":
                 depth += 1
@@ -354,7 +440,16 @@ def _nesting_problem(src: SourceFile) -> Diagnostic | None:
 
 
 def parse(src: SourceFile) -> ast.Module:
-    """Parse one file. Raises ResdslError with a located diagnostic on a syntax error."""
+    """Parse one file. Raises ResdslError with a located diagnostic on a syntax error.
+
+    Results are cached by (path, text): the AST is immutable, and the standard library is
+    imported by nearly every spec that `check` reads.
+    """
+    return _parse_cached(src)
+
+
+@lru_cache(maxsize=512)
+def _parse_cached(src: SourceFile) -> ast.Module:
     problem = _nesting_problem(src)
     if problem is not None:
         raise ResdslError([problem])
