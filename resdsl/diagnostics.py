@@ -15,6 +15,7 @@ three (registry, docs, snapshot cases) in step.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -47,7 +48,6 @@ CODES: dict[str, str] = {
     "E215": "division by zero",
     "E216": "network too large",
     # E3xx: shapes
-    "E301": "feature map shrinks below 1x1",
     "E302": "identity shortcut does not match the residual branch",
     "E303": "residual join of unequal shapes",
     "E304": "kernel larger than its padded input",
@@ -151,6 +151,33 @@ class Style:
         return self._wrap("1;31" if severity is Severity.ERROR else "1;33", text)
 
 
+def _printable(line: str) -> str:
+    """A source line safe to print: tabs as one space, control and format characters as `�`.
+
+    One character stays one character, so columns still line up with the caret; a spec cannot
+    send escape sequences to the user's terminal or hide text with bidirectional controls.
+    """
+    return "".join(
+        " " if c == "\t" else "\ufffd" if unicodedata.category(c) in ("Cc", "Cf") else c for c in line
+    )
+
+
+SHOWN_WIDTH = 100  # longer source lines are shown as a window around the span
+
+
+def _clip(text: str, column: int, end: int) -> tuple[str, int, int]:
+    """Cut a long line to SHOWN_WIDTH characters around ``column`` (marking cuts with `...`);
+    return it with the span's columns moved to match."""
+    if len(text) <= SHOWN_WIDTH:
+        return text, column, end
+    lo = max(0, min(column - 1 - SHOWN_WIDTH // 4, len(text) - SHOWN_WIDTH))
+    hi = lo + SHOWN_WIDTH
+    prefix = "..." if lo > 0 else ""
+    suffix = "..." if hi < len(text) else ""
+    shift = len(prefix) - lo
+    return prefix + text[lo:hi] + suffix, column + shift, min(end, hi + 1) + shift
+
+
 def _underline(line: str, span: Span, column: int, end: int) -> str:
     width = max(1, end - column)
     return " " * (column - 1) + "^" * width
@@ -164,10 +191,11 @@ def render_human(d: Diagnostic, sources: Mapping[str, SourceFile], color: bool =
     pad = " " * gutter_width
     out = [head, f"{pad}{s.blue('-->')} {d.span}"]
     if src is not None and d.span.line >= 1:
-        text = src.line(d.span.line).replace("\t", " ")
+        text = _printable(src.line(d.span.line))
         end = d.span.end_column if d.span.end_line == d.span.line else len(text) + 1
         end = max(end, d.span.column + 1)
-        caret = _underline(text, d.span, d.span.column, end)
+        text, column, end = _clip(text, d.span.column, end)
+        caret = _underline(text, d.span, column, end)
         label = f" {d.label}" if d.label else ""
         out += [
             f"{pad} {s.blue('|')}",

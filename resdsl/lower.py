@@ -349,8 +349,7 @@ class Lowerer:
                 continue
         items.extend(top.ops)
         if self.op_count > MAX_OPS:
-            self.diags.error("E216", f"network has more than {MAX_OPS} layers", definition.name.span)
-            return None
+            return None  # reported where the limit was crossed
         src = self.program.sources[definition.span.path]
         return Network(
             name=shown_name,
@@ -464,11 +463,9 @@ class Lowerer:
             try:
                 self._body(definition, inner, ctx)
             except _Abort:
+                if self.op_count > MAX_OPS:
+                    raise
                 continue
-            self.op_count += len(ctx.ops)
-            if self.op_count > MAX_OPS:
-                self.diags.error("E216", f"network has more than {MAX_OPS} layers", stmt.span)
-                raise _Abort
             blocks.append(
                 Block(
                     name=qual,
@@ -552,6 +549,8 @@ class Lowerer:
     ) -> None:
         definition = self.program.definitions[name.name]
         assert isinstance(definition, ast.BlockDef)
+        if self.op_count > MAX_OPS:
+            raise _Abort
         if name.name in ctx.calls:
             chain = " -> ".join([*ctx.calls, name.name])
             self.error("E214", f"block `{name.name}` calls itself: {chain}", span, ctx)
@@ -623,7 +622,17 @@ class Lowerer:
             ctx.channels = attrs["out"]
         elif prim.name == "flatten":
             ctx.channels = None
+        self._count(stmt, ctx)
         ctx.ops.append(op)
+
+    def _count(self, stmt: ast.Layer, ctx: Context) -> None:
+        """Count every layer made (inline calls multiply them); stop past MAX_OPS."""
+        self.op_count += 1
+        if self.op_count > MAX_OPS:
+            if self.op_count == MAX_OPS + 1:
+                where = ctx.origins[0].span if ctx.origins else stmt.span
+                self.diags.error("E216", f"network has more than {MAX_OPS:,} layers", where)
+            raise _Abort
 
     def _check_join(self, prim: Primitive, stmt: ast.Layer, ctx: Context) -> None:
         if not ctx.in_stage_block or ctx.nested:

@@ -151,27 +151,33 @@ def _expected_words(expected: set[str]) -> str:
 
 
 @cache
-def _example_states() -> dict[tuple[int, str], str]:
-    """(parser state, token type) of each example's error -> its label.
+def _example_states() -> tuple[dict[tuple[int, str], str], dict[int, str]]:
+    """Where each example's parse fails -> its label: by (parser state, token type), and by
+    parser state alone where only one label fails in that state.
 
     Lark's own ``match_examples`` also compares the depth of the parser's stack, which depends
     on how many definitions and statements came before the error; the LALR state and the
     offending token are what identify the mistake.
     """
-    table: dict[tuple[int, str], str] = {}
+    exact: dict[tuple[int, str], str] = {}
+    by_state: dict[int, set[str]] = {}
     for label, examples in _EXAMPLES.items():
         for text in examples:
             try:
                 _parser().parse(text, start="start")
             except UnexpectedToken as err:
-                table.setdefault((err.state.position, err.token.type), label)
-    return table
+                exact.setdefault((err.state.position, err.token.type), label)
+                by_state.setdefault(err.state.position, set()).add(label)
+    unique = {state: next(iter(labels)) for state, labels in by_state.items() if len(labels) == 1}
+    return exact, unique
 
 
 def _example_label(err: UnexpectedInput) -> str | None:
     if not isinstance(err, UnexpectedToken) or err.state is None:
         return None
-    return _example_states().get((err.state.position, err.token.type))
+    exact, by_state = _example_states()
+    state = err.state.position
+    return exact.get((state, err.token.type)) or by_state.get(state)
 
 
 def _unclosed_brace(src: SourceFile) -> Span | None:
@@ -457,7 +463,7 @@ def _parse_cached(src: SourceFile) -> ast.Module:
         tree = _parser().parse(src.text + "\n", start="start")
     except UnexpectedInput as err:
         raise ResdslError([_syntax_diagnostic(src, err)]) from None
-    return _build(tree, src.path)
+    return _build(tree, src.path, src.text)
 
 
 def parse_expression(text: str, path: str = "<command line>") -> ast.Expr:
@@ -470,11 +476,19 @@ def parse_expression(text: str, path: str = "<command line>") -> ast.Expr:
         tree = _parser().parse(text, start="expr")
     except UnexpectedInput as err:
         raise ResdslError([_syntax_diagnostic(src, err)]) from None
-    return _build(tree, path)
+    return _build(tree, path, text)
 
 
-def _build(tree, path):  # type: ignore[no-untyped-def]
+def _build(tree, path, text=""):  # type: ignore[no-untyped-def]
     try:
         return _Builder(path).transform(tree)
     except VisitError as err:
         raise err.orig_exc from None
+    except RecursionError:
+        # A very long chain like `1 + 1 + ... + 1` nests the tree deeper than Python's stack.
+        lines = text.splitlines() or [""]
+        worst = max(range(len(lines)), key=lambda i: len(lines[i]))
+        span = Span(path, worst + 1, 1, worst + 1, max(2, len(lines[worst]) + 1))
+        raise ResdslError(
+            [Diagnostic("E106", "expression nested too deeply", span, help="split it with `let`")]
+        ) from None

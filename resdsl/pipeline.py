@@ -130,10 +130,13 @@ def analyze(
                     help="a network is declared with `network name { ... }`",
                 )
         else:
+            first, second = (program.definitions[n].name.span for n in candidates[:2])
             diags.error(
                 "E210",
                 f"`{program.main.path}` defines {len(candidates)} networks: {', '.join(candidates)}",
-                where,
+                second,
+                label="a second network",
+                notes=(f"the first is `{candidates[0]}`, at {first}",),
                 help="choose one with `--network NAME`",
             )
         chosen = []

@@ -27,12 +27,31 @@ class Program:
     definitions: dict[str, ast.Definition] = field(default_factory=dict)
 
 
-def read_source(path: Path, shown: str, at: Span | None = None) -> SourceFile:
-    """Read a spec file; raises ResdslError located at ``at`` (the import) or the file itself."""
+def read_source(
+    path: Path, shown: str, at: Span | None = None, sources: dict[str, SourceFile] | None = None
+) -> SourceFile:
+    """Read a spec file; raises ResdslError located at ``at`` (the import) or the file itself.
+
+    A file that is not UTF-8 is still added to ``sources`` (decoded with replacement
+    characters), so that its diagnostic can show the offending line.
+    """
     where = at or Span.point(shown)
     try:
         if path.is_dir():
-            raise ResdslError([Diagnostic("E105", f"`{shown}` is a directory, not a spec file", where)])
+            raise ResdslError(
+                [
+                    Diagnostic(
+                        "E105",
+                        f"`{shown}` is a directory, not a spec file",
+                        where,
+                        help=(
+                            "`resdsl check` takes folders; the other commands take one .res file"
+                            if at is None
+                            else 'an import names a .res file, as in `import "family.res"`'
+                        ),
+                    )
+                ]
+            )
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ResdslError(
@@ -42,12 +61,16 @@ def read_source(path: Path, shown: str, at: Span | None = None) -> SourceFile:
     except OSError as err:
         reason = err.strerror or type(err).__name__
         raise ResdslError([Diagnostic("E105", f"cannot read `{shown}`: {reason.lower()}", where)]) from None
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark, as some editors write
+        data = data[3:]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        before = data[: err.start]
-        line = before.count(b"\n") + 1
-        col = err.start - (before.rfind(b"\n") + 1) + 1
+        line_start = data.rfind(b"\n", 0, err.start) + 1
+        line = data.count(b"\n", 0, err.start) + 1
+        col = len(data[line_start : err.start].decode("utf-8")) + 1  # characters, not bytes
+        if sources is not None:
+            sources[shown] = SourceFile(shown, data.decode("utf-8", errors="replace"))
         raise ResdslError(
             [
                 Diagnostic(
@@ -63,7 +86,14 @@ def read_source(path: Path, shown: str, at: Span | None = None) -> SourceFile:
         line = text.count("\n", 0, offset) + 1
         col = offset - (text.rfind("\n", 0, offset) + 1) + 1
         raise ResdslError(
-            [Diagnostic("E104", f"`{shown}` is a binary file", Span(shown, line, col, line, col + 1))]
+            [
+                Diagnostic(
+                    "E104",
+                    f"`{shown}` is a binary file (a NUL byte)",
+                    Span(shown, line, col, line, col + 1),
+                    help="resdsl specs are UTF-8 text files",
+                )
+            ]
         )
     return SourceFile(shown, text)
 
@@ -78,14 +108,16 @@ def load_program(
     """
     diags = Collector()
     shown = display_path(path)
-    src = SourceFile(shown, text) if text is not None else read_source(path, shown)
     sources = sources if sources is not None else {}
+    src = SourceFile(shown, text) if text is not None else read_source(path, shown, sources=sources)
     sources[shown] = src
     main = parse(src)
     program = Program(main, sources=sources)
     program.modules[str(path.resolve())] = main
-    _load_imports(program, main, path.resolve(), [str(path.resolve())], diags)
-    _collect_definitions(program, diags)
+    order: list[ast.Module] = []
+    _load_imports(program, main, path.resolve(), [str(path.resolve())], diags, order)
+    order.append(main)
+    _collect_definitions(program, order, diags)
     if diags.has_errors:
         raise ResdslError(diags.items)
     return program
@@ -98,8 +130,14 @@ def _resolve(imp: ast.Import, importer: Path) -> Path:
 
 
 def _load_imports(
-    program: Program, module: ast.Module, path: Path, stack: list[str], diags: Collector
+    program: Program,
+    module: ast.Module,
+    path: Path,
+    stack: list[str],
+    diags: Collector,
+    order: list[ast.Module],
 ) -> None:
+    """Load ``module``'s imports, depth first; ``order`` gets each module after its imports."""
     for imp in module.imports:
         target = _resolve(imp, path)
         key = str(target)
@@ -114,19 +152,18 @@ def _load_imports(
             continue
         if key in program.modules:
             continue
-        if not target.is_file():
-            what = f"standard library module `{imp.target}`" if not imp.is_path else f'"{imp.target}"'
+        if not target.exists():
             diags.error(
                 "E208",
-                f"cannot find {what}",
+                f"cannot find {_import_what(imp)}",
                 imp.span,
                 notes=(f"looked for {display_path(target)}",),
-                help=None if imp.is_path else "bare names import the shipped specs, e.g. `import std`",
+                help=_import_help(imp, target),
             )
             continue
         shown = display_path(target)
         try:
-            src = read_source(target, shown, imp.span)
+            src = read_source(target, shown, imp.span, program.sources)
             program.sources[shown] = src
             child = parse(src)
         except ResdslError as err:
@@ -134,13 +171,30 @@ def _load_imports(
                 diags.add(d)
             continue
         program.modules[key] = child
-        _load_imports(program, child, target, [*stack, key], diags)
+        _load_imports(program, child, target, [*stack, key], diags, order)
+        order.append(child)
 
 
-def _collect_definitions(program: Program, diags: Collector) -> None:
+def _import_what(imp: ast.Import) -> str:
+    return f'"{imp.target}"' if imp.is_path else f"standard library module `{imp.target}`"
+
+
+def _import_help(imp: ast.Import, target: Path) -> str:
+    from .passes import did_you_mean
+
+    if imp.is_path:
+        near = [p.name for p in target.parent.glob("*.res")] if target.parent.is_dir() else []
+        return did_you_mean(target.name, near) or "a quoted import is a path relative to the importing file"
+    shipped = sorted(p.stem for p in stdlib_dir().glob("*.res"))
+    return did_you_mean(imp.target, shipped) or (f"bare names import the shipped specs: {', '.join(shipped)}")
+
+
+def _collect_definitions(program: Program, order: list[ast.Module], diags: Collector) -> None:
+    """Enter every definition into one namespace, imported modules before their importers,
+    so that a clash is reported in the file that brought the second definition in."""
     from .primitives import lookup
 
-    for module in program.modules.values():
+    for module in order:
         for definition in module.definitions:
             name = definition.name.name
             if lookup(name) is not None:

@@ -37,7 +37,15 @@ class SourceFile:
 
     @property
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        """The text's lines, split at ``\\n`` only, as the parser counts them.
+
+        (``str.splitlines`` also splits at form feeds, vertical tabs and other separators,
+        which would shift every line number after one.)
+        """
+        lines = self.text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        return [line[:-1] if line.endswith("\r") else line for line in lines]
 
     def line(self, number: int) -> str:
         lines = self.lines

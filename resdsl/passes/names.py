@@ -57,6 +57,7 @@ def _check_body(
     program: Program, definition: ast.BlockDef | ast.NetworkDef, blocks: set[str], diags: Collector
 ) -> None:
     is_network = isinstance(definition, ast.NetworkDef)
+    first_new = len(diags.items)
     scope: dict[str, ast.Ident] = {}
     for param in definition.params:
         _bind(scope, param.name, diags)
@@ -119,6 +120,9 @@ def _check_body(
         elif isinstance(stmt, ast.Stage):
             check_call(stmt.call.name, as_layer=False)
             _label(labels, stmt.name, diags)
+    unknown = any(d.code == "E201" for d in diags.items[first_new:])
+    if definition.span.path == program.main.path and not unknown:
+        _unused_params(definition, diags)  # after a misspelt name, "unused" is only noise
     if is_network:
         for kind, word in ((ast.Input, "input"), (ast.Classes, "classes")):
             found = [s for s in definition.body if isinstance(s, kind)]
@@ -162,3 +166,23 @@ def _label(labels: dict[str, ast.Ident], ident: ast.Ident, diags: Collector) -> 
         )
         return
     labels[ident.name] = ident
+
+
+def _unused_params(definition: ast.BlockDef | ast.NetworkDef, diags: Collector) -> None:
+    """W201 for a parameter the body never reads (names starting with `_` are exempt).
+
+    Only the main file's definitions are checked, so that a library's warnings are reported
+    once, when the library itself is checked, and not in every file that imports it.
+    """
+    used = {name.name for stmt in definition.body for e in stmt_exprs(stmt) for name in expr_names(e)}
+    kind = "network" if isinstance(definition, ast.NetworkDef) else "block"
+    for param in definition.params:
+        name = param.name.name
+        if name in used or name.startswith("_"):
+            continue
+        diags.warning(
+            "W201",
+            f"parameter `{name}` of {kind} `{definition.name.name}` is never used",
+            param.name.span,
+            help=f"remove it, or use it in the body (a name starting with `_`, like `_{name}`, is exempt)",
+        )

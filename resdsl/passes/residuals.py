@@ -50,7 +50,14 @@ def _stride(src: Shape, dst: Shape) -> tuple[int, int] | None:
 
 
 def _error(
-    block: Block, code: str, message: str, join: Op, explicit: bool, diags: Collector, help: str | None
+    block: Block,
+    code: str,
+    message: str,
+    join: Op,
+    explicit: bool,
+    diags: Collector,
+    help: str | None,
+    label: str | None = None,
 ) -> None:
     span = join.span if explicit else block.span
     notes = (
@@ -58,7 +65,7 @@ def _error(
         if explicit
         else [f"in block `{block.name}`, expanded from this stage"]
     )
-    diags.error(code, message, span, label=f"`{block.name}`", notes=tuple(notes), help=help)
+    diags.error(code, message, span, label=label or f"`{block.name}`", notes=tuple(notes), help=help)
 
 
 def _shortcut(
@@ -87,17 +94,30 @@ def _shortcut(
     same = block_in == branch_out
     if policy is Policy.identity or (same and policy is not Policy.C):
         if not same:
-            code = "E303" if explicit else "E302"
-            _error(
-                block,
-                code,
-                f"identity shortcut does not match the residual branch: branch gives {list(branch_out)}, "
-                f"shortcut keeps {list(block_in)}",
-                join,
-                explicit,
-                diags,
-                "use `shortcut B` (1x1 projection) or `shortcut A` (zero-padded identity)",
-            )
+            shapes = f"branch gives {list(branch_out)}, shortcut keeps {list(block_in)}"
+            if explicit:
+                _error(
+                    block,
+                    "E303",
+                    f"`residual {policy.value}` joins unequal shapes",
+                    join,
+                    explicit,
+                    diags,
+                    "write `residual B` (1x1 projection) or `residual A` (zero-padded identity), "
+                    "or keep the branch's shape",
+                    label=shapes,
+                )
+            else:
+                _error(
+                    block,
+                    "E302",
+                    "identity shortcut does not match the residual branch",
+                    join,
+                    explicit,
+                    diags,
+                    "use `shortcut B` (1x1 projection) or `shortcut A` (zero-padded identity)",
+                    label=shapes,
+                )
             return None
         return Shortcut("identity", policy, 1, block_in[0], branch_out[0])
     src = source if policy in (Policy.B, Policy.C, Policy.D) else block_in
