@@ -14,13 +14,14 @@ import linecache
 import sys
 import types
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from .. import __version__
 from ..ir import Block, Network, Op, Shortcut, Stage
 from ..values import Size, Val, py_attr, py_ident, py_literal, type_name
 from . import EmitOptions, jinja_env
-from .pyformat import INDENT, Call, kw, render
+from .pyformat import Call, Repeat, assign, kw, render, statement
 
 # --- naming ---------------------------------------------------------------------------------
 
@@ -67,8 +68,25 @@ def _is_default(val: Val, default: object) -> bool:
     return not val.free and val.value == default and type_name(val.value) == type_name(default)
 
 
-def layer_call(op: Op, block_code: bool) -> Call | None:
-    """``nn.Conv2d(...)`` etc. for a layer that is a module; None for a functional one."""
+def _pool_args(op: Op, block_code: bool) -> list[str]:
+    """kernel, stride (when it is not the kernel), padding and ceil_mode of a pooling layer."""
+    a = op.attrs
+    args = [_code(a["kernel"], block_code)]
+    if a["stride"].code != a["kernel"].code:
+        args.append(f"stride={_code(a['stride'], block_code)}")
+    if not _is_default(a["padding"], 0):
+        args.append(f"padding={_code(a['padding'], block_code)}")
+    if not _is_default(a["ceil"], False):
+        args.append(f"ceil_mode={_code(a['ceil'], block_code)}")
+    return args
+
+
+def layer_call(op: Op, block_code: bool, inplace: bool = True) -> Call | None:
+    """``nn.Conv2d(...)`` etc. for a layer that is a module; None for a functional one.
+
+    Layers with weights are always modules; parameter-free ones are modules when named (as the
+    stem's ``relu`` and ``maxpool`` in torchvision), else applied functionally in ``forward``.
+    """
     a = op.attrs
 
     def opt(name: str, default: object, arg: str | None = None) -> list[str]:
@@ -76,7 +94,7 @@ def layer_call(op: Op, block_code: bool) -> Call | None:
         return [] if _is_default(val, default) else [f"{arg or name}={_code(val, block_code)}"]
 
     if op.kind == "conv":
-        args: list[str | Call] = [
+        args = [
             _channels(op, block_code),
             _code(a["out"], block_code),
             f"kernel_size={_code(a['kernel'], block_code)}",
@@ -84,9 +102,9 @@ def layer_call(op: Op, block_code: bool) -> Call | None:
             *opt("padding", 0),
             *opt("dilation", 1),
             *opt("groups", 1),
-            f"bias={_code(a['bias'], block_code)}" if not _is_default(a["bias"], True) else "",
+            *([] if _is_default(a["bias"], True) else [f"bias={_code(a['bias'], block_code)}"]),
         ]
-        return Call("nn.Conv2d", tuple(x for x in args if x))
+        return Call("nn.Conv2d", tuple(args))
     if op.kind == "batchnorm":
         return Call("nn.BatchNorm2d", (_channels(op, block_code),))
     if op.kind == "linear":
@@ -95,19 +113,11 @@ def layer_call(op: Op, block_code: bool) -> Call | None:
     if not op.local:
         return None
     if op.kind == "relu":
-        return Call("nn.ReLU", ("inplace=True",))
+        return Call("nn.ReLU", ("inplace=True",) if inplace else ())
     if op.kind in ("maxpool", "avgpool"):
         cls = "nn.MaxPool2d" if op.kind == "maxpool" else "nn.AvgPool2d"
-        stride = [] if a["stride"].code == a["kernel"].code else [f"stride={_code(a['stride'], block_code)}"]
-        return Call(
-            cls,
-            (
-                f"kernel_size={_code(a['kernel'], block_code)}",
-                *stride,
-                *opt("padding", 0),
-                *opt("ceil", False, "ceil_mode"),
-            ),
-        )
+        args = _pool_args(op, block_code)
+        return Call(cls, (f"kernel_size={args[0]}", *args[1:]))
     if op.kind == "globalpool":
         return Call("nn.AdaptiveAvgPool2d", ("(1, 1)",))
     if op.kind == "flatten":
@@ -119,36 +129,88 @@ def layer_call(op: Op, block_code: bool) -> Call | None:
     return None
 
 
-def functional(op: Op, src: str, block_code: bool, may_inplace: bool) -> str | None:
-    """The expression applying an unnamed parameter-free layer to ``src``."""
-    a = op.attrs
-    inplace = ", inplace=True" if may_inplace else ""
+def functional(op: Op, src: str, block_code: bool, inplace: bool) -> Call | None:
+    """The call applying an unnamed parameter-free layer to ``src``; None for the identity."""
     if op.kind == "relu":
-        return f"nn.functional.relu({src}{inplace})"
+        return Call("nn.functional.relu", (src, "inplace=True") if inplace else (src,))
     if op.kind == "flatten":
-        return f"torch.flatten({src}, 1)"
+        return Call("torch.flatten", (src, "1"))
     if op.kind == "globalpool":
-        return f"nn.functional.adaptive_avg_pool2d({src}, 1)"
+        return Call("nn.functional.adaptive_avg_pool2d", (src, "1"))
     if op.kind == "dropout":
-        return f"nn.functional.dropout({src}, p={_code(a['p'], block_code)}, training=self.training)"
+        p = _code(op.attrs["p"], block_code)
+        return Call("nn.functional.dropout", (src, f"p={p}", "training=self.training"))
     if op.kind in ("maxpool", "avgpool"):
-        call = layer_call(Op(op.kind, "x", "", op.attrs, op.span), block_code)
-        assert call is not None
         fn = "max_pool2d" if op.kind == "maxpool" else "avg_pool2d"
-        args = [a.replace("kernel_size=", "") if i == 0 else a for i, a in enumerate(call.args)]
-        return f"nn.functional.{fn}({src}, " + ", ".join(str(x) for x in args) + ")"
+        return Call(f"nn.functional.{fn}", (src, *_pool_args(op, block_code)))
     if op.kind == "identity":
-        return src
-    return None
+        return None
+    raise AssertionError(f"no functional form for `{op.kind}`")
 
 
 def shortcut_call(sc: Shortcut) -> Call | None:
+    """The ``downsample`` module of a block: None for the identity."""
     if sc.kind == "identity":
         return None
     if sc.kind == "pad":
         return Call("ZeroPadShortcut", (str(sc.stride), str(sc.out_channels - sc.in_channels)))
-    parts = [layer_call(op, block_code=False) for op in sc.ops]
-    return Call("nn.Sequential", tuple(p for p in parts if p is not None))
+    parts: list[str | Call | Repeat] = []
+    for op in sc.ops:
+        call = layer_call(op, block_code=False)
+        if call is None:
+            raise AssertionError(f"shortcut layer `{op.name}` has no module")
+        if op.kind == "avgpool":  # ResNet-D: average only over the pixels inside the map
+            call = Call(call.func, (*call.args, "count_include_pad=False"))
+        parts.append(call)
+    return Call("nn.Sequential", tuple(parts))
+
+
+# --- forward code ------------------------------------------------------------------------------
+
+# Layers whose output the next layer may overwrite in place: fresh tensors that their own backward
+# does not read (relu's backward reads its output; after `branch` the shortcut reads it too).
+_INPLACE_SAFE = frozenset({"conv", "batchnorm", "linear", "maxpool", "avgpool", "globalpool", "residual"})
+# Layers that may return their input or a view of it: the tensor after them is the one before.
+_TRANSPARENT = frozenset({"flatten", "dropout", "identity"})
+
+
+@dataclass
+class Flow:
+    """The tensor a straight-line ``forward`` is at, and whether it may be overwritten in place."""
+
+    var: str  # the variable every statement assigns: "out" in a block, "x" in the network
+    indent: int
+    src: str = "x"
+    fresh: bool = False  # the input belongs to the caller: never in place
+    lines: list[str] = field(default_factory=list)
+    modules: list[str] = field(default_factory=list)
+    uses_torch: bool = False
+
+    def layer(self, op: Op, block_code: bool, comment: str = "") -> None:
+        """Apply one layer: its module (if it is one) and the statement calling it."""
+        inplace = self.fresh
+        call = layer_call(op, block_code, inplace)
+        expr: str | Call | None
+        if call is not None:
+            self.modules.append(render(call, 2, prefix=f"self.{_attr(op.local)} = "))
+            expr = f"self.{_attr(op.local)}({self.src})"
+        else:
+            expr = functional(op, self.src, block_code, inplace)
+            self.uses_torch |= expr is not None and expr.func.startswith("torch.")
+        if expr is None:
+            return
+        self.lines.append(statement(expr, self.indent, f"{self.var} = ", comment))
+        self.src = self.var
+        if op.kind not in _TRANSPARENT:
+            self.fresh = op.kind in _INPLACE_SAFE
+
+    def add(self, shortcut: str) -> None:
+        """The residual join: ``out += shortcut`` where ``out`` may be overwritten in place."""
+        if self.fresh and self.src == self.var:
+            self.lines.append(statement(f"{self.var} += {shortcut}", self.indent))
+        else:
+            self.lines.append(statement(f"{self.var} = {self.src} + {shortcut}", self.indent))
+        self.src, self.fresh = self.var, True
 
 
 # --- view model ----------------------------------------------------------------------------
@@ -165,7 +227,9 @@ class BlockClass:
     forward: list[str]
     params: list[str]  # block parameters the constructor takes, in order
     has_downsample: bool
-    zero_init_bn: str | None
+    zero_init_bn: str | None  # the last BN of the residual branch, zeroed by zero_init_residual
+    out_fresh: bool  # whether its output may be overwritten in place by the next layer
+    uses_torch: bool
     key: tuple[Any, ...] = ()
     defaults: dict[str, object] = field(default_factory=dict)
 
@@ -175,6 +239,7 @@ class NetworkView:
     header: list[str]
     doc: list[str]
     imports: list[str]
+    all_names: str
     pad_shortcut: bool
     blocks: list[BlockClass]
     name: str
@@ -182,7 +247,6 @@ class NetworkView:
     modules: list[str]
     forward: list[str]
     zero_init: list[tuple[str, str]]
-    all_names: list[str]
 
 
 def _join_kind(block: Block) -> str:
@@ -245,50 +309,34 @@ def _block_class(block: Block, name: str, defaults: dict[str, object]) -> BlockC
     init = render(Call("__init__", tuple(sig)), 1, prefix="def ", suffix=" -> None:")
     used_lets = {n for op in block.ops for v in op.attrs.values() for n in v.free}
     used_lets |= {n for op in block.ops if op.channels is not None for n in op.channels.free}
-    lets = []
+    lets: list[str] = []
     for let_name, val in reversed(block.lets):
         if let_name in used_lets:
             used_lets |= val.free
-            lets.insert(0, f"{py_ident(let_name)} = {val.code}")
-    modules: list[str] = []
-    forward: list[str] = []
-    src = "x"
+            lets.insert(0, assign(py_ident(let_name), val.code, 2))
+    flow = Flow("out", 2)
     zero_bn = None
     last_bn = None
     for op in block.ops:
-        call = layer_call(op, block_code=True)
-        if call is not None:
-            modules.append(render(call, 2, prefix=f"self.{_attr(op.local)} = "))
         if op.kind == "branch":
             if join == "branch":
-                forward.append(f"shortcut = self.downsample({src})")
+                flow.lines.append(statement(f"shortcut = self.downsample({flow.src})", 2))
+                flow.fresh = False  # the shortcut's conv keeps it for its backward
+                last_bn = None  # a BN before `branch` feeds the shortcut too
             continue
         if op.kind == "residual":
-            if join == "add":
-                forward.append("out = out + self.downsample(x)")
+            if join in ("add", "branch"):
+                flow.add("self.downsample(x)" if join == "add" else "shortcut")
                 zero_bn = last_bn
-            elif join == "branch":
-                forward.append("out = out + shortcut")
-            src = "out"
             continue
         if op.kind == "batchnorm":
             last_bn = _attr(op.local)
-        if call is not None:
-            forward.append(f"out = self.{_attr(op.local)}({src})")
-        else:
-            expr = functional(op, src, True, may_inplace=src != "x")
-            if expr is not None and expr != src:
-                forward.append(f"out = {expr}")
-            elif src == "x":
-                forward.append("out = x")
-        src = "out"
+        flow.layer(op, block_code=True)
     if has_downsample:
-        modules.append(
-            f"{INDENT * 2}self.downsample = downsample if downsample is not None else nn.Identity()"
+        flow.modules.append(
+            statement("downsample if downsample is not None else nn.Identity()", 2, "self.downsample = ")
         )
-    if src == "x":
-        forward.append("out = x")
-    forward.append("return out")
+    flow.lines.append(statement(f"return {flow.src}", 2))
     what = {
         "add": "a residual block",
         "branch": "a pre-activation residual block with a projection shortcut",
@@ -301,11 +349,13 @@ def _block_class(block: Block, name: str, defaults: dict[str, object]) -> BlockC
         doc=f"`{block.block}` from the spec: {what}.",
         init=init,
         lets=lets,
-        modules=modules,
-        forward=forward,
+        modules=flow.modules,
+        forward=flow.lines,
         params=params,
         has_downsample=has_downsample,
         zero_init_bn=zero_bn,
+        out_fresh=flow.fresh and flow.src == "out",
+        uses_torch=flow.uses_torch,
         key=_block_key(block),
         defaults=defaults,
     )
@@ -313,7 +363,7 @@ def _block_class(block: Block, name: str, defaults: dict[str, object]) -> BlockC
 
 def _instance_call(cls: BlockClass, block: Block) -> Call:
     assert block.in_shape is not None
-    args: list[str | Call] = [str(block.in_shape[0])]
+    args: list[str | Call | Repeat] = [str(block.in_shape[0])]
     for p in cls.params:
         value = block.args[p].value if p != "classes" else None
         arg = "num_classes" if p == "classes" else py_ident(p)
@@ -333,14 +383,14 @@ def _instance_call(cls: BlockClass, block: Block) -> Call:
 
 def _stage_expr(calls: list[Call]) -> Call:
     """``nn.Sequential(...)``, runs of three or more identical blocks as a generator."""
-    parts: list[str | Call] = []
+    parts: list[str | Call | Repeat] = []
     i = 0
     while i < len(calls):
         j = i
         while j < len(calls) and calls[j] == calls[i]:
             j += 1
         if j - i >= 3:
-            parts.append(f"*({calls[i].flat()} for _ in range({j - i}))")
+            parts.append(Repeat(calls[i], j - i))
         else:
             parts.extend(calls[i:j])
         i = j
@@ -351,7 +401,8 @@ def _shape_comment(shape: tuple[int, ...] | None) -> str:
     return "(N, " + ", ".join(str(d) for d in (shape or ())) + ")"
 
 
-def build_view(network: Network, options: EmitOptions) -> NetworkView:
+def _block_classes(network: Network) -> tuple[list[BlockClass], dict[str, BlockClass]]:
+    """One class per distinct block kind, in first-use order; and each block instance's class."""
     classes: dict[tuple[Any, ...], BlockClass] = {}
     used_names: set[str] = {class_name(network.name), "ZeroPadShortcut"}
     block_class: dict[str, BlockClass] = {}
@@ -372,38 +423,27 @@ def build_view(network: Network, options: EmitOptions) -> NetworkView:
             cls = _block_class(block, name, block.defaults)
             classes[key] = cls
         block_class[block.name] = cls
+    return list(classes.values()), block_class
 
-    modules: list[str] = []
-    forward: list[str] = []
-    src = "x"
+
+def build_view(network: Network, options: EmitOptions) -> NetworkView:
+    classes, block_class = _block_classes(network)
+    flow = Flow("x", 2)
     for item in network.items:
         if isinstance(item, Stage):
             calls = [_instance_call(block_class[b.name], b) for b in item.blocks]
-            modules.append(render(_stage_expr(calls), 2, prefix=f"self.{_attr(item.name)} = "))
+            flow.modules.append(render(_stage_expr(calls), 2, prefix=f"self.{_attr(item.name)} = "))
             out = item.blocks[-1].out_shape if item.blocks else None
-            forward.append(
-                f"x = self.{_attr(item.name)}(x)  # {item.span.path}:{item.span.line} -> {_shape_comment(out)}"
-            )
-            src = "x"
+            comment = f"{item.span.path}:{item.span.line} -> {_shape_comment(out)}"
+            flow.lines.append(statement(f"self.{_attr(item.name)}({flow.src})", 2, "x = ", comment))
+            flow.src = "x"
+            flow.fresh = bool(item.blocks) and block_class[item.blocks[-1].name].out_fresh
             continue
-        op = item
-        call = layer_call(op, block_code=False)
-        comment = (
-            f"  # -> {_shape_comment(op.out_shape)}"
-            if op.kind in ("maxpool", "avgpool", "globalpool", "flatten", "linear")
-            else ""
-        )
-        if call is not None:
-            modules.append(render(call, 2, prefix=f"self.{_attr(op.local)} = "))
-            forward.append(f"x = self.{_attr(op.local)}({src}){comment}")
-        else:
-            expr = functional(op, src, False, may_inplace=src != "x" or bool(forward))
-            if expr is not None and expr != src:
-                forward.append(f"x = {expr}{comment}")
-        src = "x"
-    forward.append("return x")
+        shown = item.kind in ("maxpool", "avgpool", "globalpool", "flatten", "linear")
+        flow.layer(item, block_code=False, comment=f"-> {_shape_comment(item.out_shape)}" if shown else "")
+    flow.lines.append(statement(f"return {flow.src}", 2))
 
-    zero_init = sorted({(c.name, c.zero_init_bn) for c in classes.values() if c.zero_init_bn})
+    zero_init = [(c.name, c.zero_init_bn) for c in classes if c.zero_init_bn]
     init = render(
         Call(
             "__init__", ("self", f"num_classes: int = {network.classes}", "zero_init_residual: bool = False")
@@ -416,12 +456,14 @@ def build_view(network: Network, options: EmitOptions) -> NetworkView:
     kind = "a residual network" if residual else "a plain network (no shortcuts)"
     policies = sorted({str(b.shortcut.policy) for b in network.blocks() if b.shortcut is not None})
     params = ", ".join(f"{k}={v}" for k, v in network.params.items())
+    spec = PurePath(options.spec_path).as_posix() if options.spec_path else network.source_path
+    where = f" (layers from {network.source_path})" if network.source_path != spec else ""
     header = [
-        f"# Generated by resdsl {__version__} from {network.source_path}; do not edit.",
-        f"# Network `{network.name}`" + (f" with {params}" if params else "") + ".",
+        f"# Generated by resdsl {__version__} from {spec}; do not edit.",
+        f"# Network `{network.name}`" + (f" with {params}" if params else "") + f"{where}.",
     ]
     doc = [
-        f"`{network.name}`: {kind}, compiled from {network.source_path}.",
+        f"`{network.name}`: {kind}, compiled from {spec}.",
         "",
         f"Input {_shape_comment(network.input_shape)}, output {_shape_comment(network.output_shape)}; "
         f"{network.total_params:,} parameters, {network.total_macs / 1e9:.3f} GMACs.",
@@ -433,18 +475,20 @@ def build_view(network: Network, options: EmitOptions) -> NetworkView:
         ]
     name = class_name(network.name)
     pad = any(b.shortcut is not None and b.shortcut.kind == "pad" for b in network.blocks())
+    uses_torch = flow.uses_torch or any(c.uses_torch for c in classes)
+    all_names = sorted([name, *(c.name for c in classes), *(["ZeroPadShortcut"] if pad else [])])
     return NetworkView(
         header=header,
         doc=doc,
-        imports=["import torch", "from torch import Tensor, nn"],
+        imports=[*(["import torch"] if uses_torch else []), "from torch import Tensor, nn"],
+        all_names=render(Call("", tuple(f'"{n}"' for n in all_names), "[", "]"), 0, prefix="__all__ = "),
         pad_shortcut=pad,
-        blocks=list(classes.values()),
+        blocks=classes,
         name=name,
         init=init,
-        modules=modules,
-        forward=forward,
+        modules=flow.modules,
+        forward=flow.lines,
         zero_init=zero_init,  # type: ignore[arg-type]
-        all_names=sorted([name, *(c.name for c in classes.values()), *(["ZeroPadShortcut"] if pad else [])]),
     )
 
 
@@ -483,7 +527,7 @@ def compile_source(
     if not result.ok or not result.networks:
         raise ResdslError([d for d in result.diagnostics if d.is_error])
     net = result.network
-    return emit(net, EmitOptions(spec_path=spec_path)), net
+    return emit(net, EmitOptions(spec_path=str(spec_path))), net
 
 
 def import_source(code: str, filename: str) -> types.ModuleType:
