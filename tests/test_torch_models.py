@@ -64,9 +64,11 @@ def test_forward_and_backward_at_the_declared_input(spec):
     from resdsl.backends.torch import compile_source
 
     _, net = compile_source(str(ROOT / spec))
-    classes = {"tests/fixtures/torch/features.res": 5, "tests/fixtures/torch/shortcut_cd.res": 7}.get(
-        spec, 10 if spec.startswith("specs/cifar/") else 1000
-    )
+    classes = {
+        "tests/fixtures/torch/features.res": 5,
+        "tests/fixtures/torch/inplace.res": 4,
+        "tests/fixtures/torch/shortcut_cd.res": 7,
+    }.get(spec, 10 if spec.startswith("specs/cifar/") else 1000)
     batch = 1 if net.input_shape[1] >= 100 or "1202" in spec else 2
     torch.manual_seed(0)
     model = model_class(spec)()
