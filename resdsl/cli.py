@@ -102,10 +102,13 @@ def _report(diagnostics: list[Diagnostic], sources: dict[str, Any], fmt: Format 
 
 
 def _exit_code(diagnostics: list[Diagnostic]) -> int:
+    """0 clean or warnings only; 2 when every error is in the command line (`-D`, `--input`,
+    located in `<-D name>`) or a file that cannot be read (E105); 1 for errors in a spec."""
     errors = [d for d in diagnostics if d.is_error]
     if not errors:
         return 0
-    return 2 if all(d.code == "E105" for d in errors) else 1
+    usage = all(d.code == "E105" or d.span.path.startswith("<") for d in errors)
+    return 2 if usage else 1
 
 
 Defines = Annotated[

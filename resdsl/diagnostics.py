@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from .source import SourceFile, Span
@@ -103,13 +103,31 @@ class Diagnostic:
 
 @dataclass
 class Collector:
-    """Collects diagnostics for one pass; passes never raise on a user's mistake."""
+    """Collects diagnostics for one pass; passes never raise on a user's mistake.
+
+    The same error at the same place, found again in another expansion of a block (every
+    `layer2.i` of a stage), is reported once, with a note counting the other expansions.
+    """
 
     items: list[Diagnostic] = field(default_factory=list)
+    _seen: dict[tuple[str, str, Span, str], tuple[int, Diagnostic, int]] = field(
+        default_factory=dict, repr=False
+    )
 
     def add(self, diagnostic: Diagnostic) -> None:
-        if diagnostic not in self.items:
+        if diagnostic in self.items:
+            return
+        key = (diagnostic.code, diagnostic.message, diagnostic.span, diagnostic.label)
+        seen = self._seen.get(key)
+        if seen is None:
+            self._seen[key] = (len(self.items), diagnostic, 0)
             self.items.append(diagnostic)
+            return
+        index, first, more = seen
+        more += 1
+        self._seen[key] = (index, first, more)
+        note = f"the same error occurs in {more} more expansion{'s' if more != 1 else ''} of this code"
+        self.items[index] = replace(first, notes=(*first.notes, note))
 
     def error(self, code: str, message: str, span: Span, **extra: object) -> None:
         self.add(Diagnostic(code, message, span, **extra))  # type: ignore[arg-type]
@@ -162,7 +180,7 @@ def _printable(line: str) -> str:
     )
 
 
-SHOWN_WIDTH = 100  # longer source lines are shown as a window around the span
+SHOWN_WIDTH = 120  # longer source lines are shown as a window around the span
 
 
 def _clip(text: str, column: int, end: int) -> tuple[str, int, int]:

@@ -147,7 +147,7 @@ def _expected_words(expected: set[str]) -> str:
         return "one of " + ", ".join(words[:6]) + ", ..."
     if len(words) > 1:
         return ", ".join(words[:-1]) + " or " + words[-1]
-    return words[0] if words else "something else"
+    return words[0] if words else ""
 
 
 @cache
@@ -211,7 +211,7 @@ def _syntax_diagnostic(src: SourceFile, err: UnexpectedInput) -> Diagnostic:
                 "E103",
                 "unexpected end of file",
                 src.end_span(),
-                label="expected `}`" if brace is not None else f"expected {expected}",
+                label="expected `}`" if brace is not None else f"expected {expected}" if expected else "",
                 notes=notes,
                 help=label or ("add the missing `}`" if brace is not None else None),
             )
@@ -219,7 +219,7 @@ def _syntax_diagnostic(src: SourceFile, err: UnexpectedInput) -> Diagnostic:
             "E101",
             f"unexpected {_describe_token(tok)}",
             _token_span(src.path, tok),
-            label=f"expected {expected}",
+            label=f"expected {expected}" if expected else "",
             help=label,
         )
     if isinstance(err, UnexpectedCharacters):

@@ -78,6 +78,52 @@ def own_networks(program: Program) -> list[str]:
     return [d.name.name for d in program.main.definitions if not isinstance(d, ast.BlockDef)]
 
 
+def _untainted_networks(program: Program, diagnostics: list[Diagnostic]) -> set[str]:
+    """The networks that neither contain an error nor use, directly or not, a block or network
+    that does: these are lowered and checked even when other definitions have errors, so that
+    one run reports a file's independent mistakes together."""
+    errors = [d.span for d in diagnostics if d.is_error]
+
+    def has_error(definition: ast.Definition) -> bool:
+        span = definition.span
+        return any(e.path == span.path and span.line <= e.line <= span.end_line for e in errors)
+
+    def uses(definition: ast.Definition) -> list[str]:
+        if isinstance(definition, ast.NetworkAlias):
+            return [definition.target.name]
+        names = []
+        for stmt in definition.body:
+            if isinstance(stmt, ast.Layer):
+                names.append(stmt.op.name)
+            elif isinstance(stmt, (ast.Stem, ast.Head, ast.Stage)):
+                names.append(stmt.call.name.name)
+        return names
+
+    from .primitives import lookup
+
+    tainted: dict[str, bool] = {}
+
+    def is_tainted(name: str, seen: frozenset[str]) -> bool:
+        if name in tainted:
+            return tainted[name]
+        definition = program.definitions.get(name)
+        if definition is None or name in seen:
+            return True  # unknown (reported) or recursive (reported when lowered)
+        bad = has_error(definition) or any(
+            is_tainted(used, seen | {name}) for used in uses(definition) if lookup(used) is None
+        )
+        tainted[name] = bad
+        return bad
+
+    if not errors:
+        return {n for n, d in program.definitions.items() if not isinstance(d, ast.BlockDef)}
+    return {
+        n
+        for n, d in program.definitions.items()
+        if not isinstance(d, ast.BlockDef) and not is_tainted(n, frozenset())
+    }
+
+
 def analyze(
     path: Path,
     *,
@@ -104,10 +150,11 @@ def analyze(
     result.program = program
     result.sources.update(program.sources)
     for ast_pass in AST_PASSES:
-        ast_pass(program, diags)
-        if diags.has_errors:
-            result.diagnostics = diags.items
-            return result
+        ast_pass(program, diags)  # each tolerates the others' errors: report them all
+    buildable = _untainted_networks(program, diags.items)
+    if diags.has_errors and not buildable:
+        result.diagnostics = sorted(diags.items, key=Diagnostic.sort_key)
+        return result
     candidates = own_networks(program)
     if network is not None:
         definition = program.definitions.get(network)
@@ -141,6 +188,8 @@ def analyze(
             )
         chosen = []
     for name in chosen:
+        if name not in buildable:
+            continue  # its definition, or a block it uses, has errors reported above
         net_diags = Collector()
         net = lower(program, name, net_diags, overrides, input_override)
         if net is not None and not net_diags.has_errors:

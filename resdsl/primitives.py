@@ -87,18 +87,24 @@ def _pair(value: object) -> tuple[int, int]:
 
 
 def _window(op: str, size: int, k: int, s: int, p: int, d: int, ceil: bool = False) -> int:
+    """Output size along one axis, by PyTorch's rule (``pooling_output_shape``).
+
+    floor((size + 2p - span) / s) + 1, or with ``ceil`` the ceiling, less one window if the
+    last would start beyond the input and its left padding. In ceil mode a window may hang
+    over the edge: a 2x2/2 pool of a 1x1 map gives 1x1, as in PyTorch.
+    """
     span = d * (k - 1) + 1
-    if span > size + 2 * p:
+    num = size + 2 * p - span
+    out = (num + (s - 1 if ceil else 0)) // s + 1  # floor division, as PyTorch's div_rtn
+    if ceil and (out - 1) * s >= size + p:  # PyTorch: the last window must start inside
+        out -= 1
+    if out < 1:
         raise ShapeProblem(
             "E304",
             f"`{op}` kernel spans {span} but its padded input is {size + 2 * p}",
             "use a smaller kernel or more padding, or remove a stride earlier",
         )
-    num = size + 2 * p - span
-    out = (-(-num // s) if ceil else num // s) + 1
-    if ceil and (out - 1) * s >= size + p:  # PyTorch: the last window must start inside
-        out -= 1
-    return out  # >= 1: the window fits the padded input (checked above)
+    return out
 
 
 def _conv(a: dict[str, object], shape: Shape) -> Inferred:
