@@ -262,7 +262,8 @@ def compile_(
     backend = BACKENDS[target]
     if backend.binary and output is None:
         raise UsageError(f"--target {target.value} writes a binary file: give -o FILE{backend.suffix}")
-    net = build(spec, defines, input, network).network
+    analysis = build(spec, defines, input, network)
+    net = analysis.network
     options = EmitOptions(
         spec_path=str(spec),
         opset=opset,
@@ -276,7 +277,7 @@ def compile_(
     try:
         artifact = backend.emit(net, options)
     except ResdslError as err:
-        _report(err.diagnostics, {})
+        _report(err.diagnostics, analysis.sources)
         raise typer.Exit(1) from None
     if output is None:
         sys.stdout.write(artifact if isinstance(artifact, str) else artifact.decode())
