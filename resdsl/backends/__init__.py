@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache
-from typing import Any
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from typing import TYPE_CHECKING, Any
 
 from ..ir import Network
 from ..resources import templates_dir
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 
 @dataclass
@@ -64,6 +65,8 @@ BACKENDS: dict[Target, Backend] = {
 
 @cache
 def jinja_env(target: str) -> Environment:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined  # not needed by `check`
+
     env = Environment(
         loader=FileSystemLoader(str(templates_dir() / target)),
         trim_blocks=True,
