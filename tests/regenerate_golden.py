@@ -20,6 +20,29 @@ GOLDEN = ROOT / "tests" / "golden"
 sys.path.insert(0, str(ROOT))
 
 
+def onnx() -> dict[str, str]:
+    """ONNX text (weights declared as inputs) of small networks: CIFAR ResNet-8 with option A
+    shortcuts, and every construct of tests/fixtures/onnx/constructs.res with BN folded."""
+    from resdsl.backends import EmitOptions
+    from resdsl.backends.onnx import emit_text
+    from resdsl.pipeline import analyze
+
+    cases = {
+        "onnx/resnet20-n1.onnxtxt": ("specs/cifar/resnet20.res", ["n=1"], False),
+        "onnx/constructs-fold-bn.onnxtxt": ("tests/fixtures/onnx/constructs.res", [], True),
+    }
+    old = Path.cwd()
+    os.chdir(ROOT)  # spec paths in the text are relative to the repository root
+    try:
+        texts = {}
+        for name, (spec, defines, fold) in cases.items():
+            net = analyze(Path(spec), defines=defines).network
+            texts[name] = emit_text(net, EmitOptions(spec_path=spec, fold_bn=fold))
+        return texts
+    finally:
+        os.chdir(old)
+
+
 def torch() -> dict[str, str]:
     """Generated PyTorch modules: ResNet-50 (bottleneck, B), CIFAR ResNet-20 (A), pre-activation
     ResNet-18 (`branch`), and tests/fixtures/torch/shortcut_cd.res (C and D)."""
@@ -39,7 +62,7 @@ def torch() -> dict[str, str]:
         os.chdir(old)
 
 
-TARGETS: dict[str, Callable[[], dict[str, str]]] = {"torch": torch}
+TARGETS: dict[str, Callable[[], dict[str, str]]] = {"onnx": onnx, "torch": torch}
 
 
 def main(targets: list[str]) -> int:
