@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .values import MAX_INT, Policy, Size, Val
+from .values import MAX_INT, PREC, Policy, Size, Val
 
 Shape = tuple[int, ...]
 
@@ -176,10 +176,20 @@ def _same(a: dict[str, object], shape: Shape) -> Inferred:
 
 
 def _default_padding(a: dict[str, Val]) -> Val:
-    k = _pair(a["kernel"].value)
-    d = _pair(a["dilation"].value)
+    kernel, dilation = a["kernel"], a["dilation"]
+    k = _pair(kernel.value)
+    d = _pair(dilation.value)
     pad = (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2)
-    return Val.const(pad[0] if pad[0] == pad[1] else Size(pad))
+    const = Val.const(pad[0] if pad[0] == pad[1] else Size(pad))
+    n = k[0] - 1
+    if kernel.free or not dilation.free or k[0] != k[1] or isinstance(dilation.value, Size) or n == 0:
+        return const
+    # A block parameter sets the dilation: the code keeps it (torchvision's `padding=dilation`),
+    # so that one block class serves every dilation.
+    if n == 2:
+        return Val(pad[0], dilation.code, dilation.free, dilation.prec)
+    code = f"{dilation.wrapped(PREC['*'])} * " + (f"{n} // 2" if n % 2 else str(n // 2))
+    return Val(pad[0], code, dilation.free, PREC["*"])
 
 
 def _default_stride(a: dict[str, Val]) -> Val:

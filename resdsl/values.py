@@ -155,17 +155,17 @@ def py_literal(value: object) -> str:
     if isinstance(value, bool):
         return "True" if value else "False"
     if isinstance(value, Policy):
-        return repr(value.value)
+        return f'"{value.value}"'  # double quotes, as ruff format writes them
     if isinstance(value, Size):
         return "(" + ", ".join(str(int(p)) for p in value) + ("," if len(value) == 1 else "") + ")"
     if isinstance(value, int):
         return str(int(value))
     if isinstance(value, float):
-        return repr(float(value))
+        return repr(float(value)).replace("e+", "e")  # 1e16, as ruff format writes it
     if isinstance(value, str):
         if not all(c.isascii() and (c.isalnum() or c in "_.-/") for c in value):
             raise ValueError(f"unsafe string literal {value!r}")
-        return repr(value)
+        return f'"{value}"'
     raise TypeError(f"no literal for {value!r}")
 
 

@@ -135,6 +135,26 @@ def test_vgg19_and_preact_classes():
     assert list(preact) == ["PreactBasic", "PreactBasicProjection", "PreactResnet18"]
 
 
+def test_one_class_per_block_kind_whatever_its_arguments():
+    """features.res uses `fancy` with dilation 2 and 1, groups 4 and 2: still one class, whose
+    padding follows its dilation as torchvision writes it (`padding=dilation`)."""
+    code = compile_spec("tests/fixtures/torch/features.res")
+    assert list(_classes(_tree(code))) == ["Fancy", "Features"]
+    assert "            padding=dilation,\n" in code
+    assert "Fancy(16, 16, groups=4), Fancy(16, 16, groups=4)" in code
+    assert "Fancy(32, 32, dilation=1)" in code
+
+
+def test_block_parameters_of_parameter_free_layers_reach_them():
+    """`dropout drop` and `maxpool pool` in a block: modules built from the parameters, since
+    forward does not see __init__'s arguments; names no spec name can take (`dropout_1_`)."""
+    code = compile_spec("tests/fixtures/torch/layout.res")
+    assert "        self.dropout_1_ = nn.Dropout(p=drop)\n" in code
+    assert "        self.maxpool_1_ = nn.MaxPool2d(kernel_size=pool, stride=1, padding=pool // 2)\n" in code
+    assert "        out = self.dropout_1_(out)\n" in code
+    assert 'tag: str = "v1",' in code and 'tag="v2",' in code  # double quotes, as ruff writes
+
+
 def test_option_d_and_c_modules():
     code = compile_spec("tests/fixtures/torch/shortcut_cd.res")
     pool = "nn.AvgPool2d(\n                        kernel_size=2,\n                        ceil_mode=True,\n"

@@ -67,6 +67,7 @@ def test_forward_and_backward_at_the_declared_input(spec):
     classes = {
         "tests/fixtures/torch/features.res": 5,
         "tests/fixtures/torch/inplace.res": 4,
+        "tests/fixtures/torch/layout.res": 6,
         "tests/fixtures/torch/shortcut_cd.res": 7,
     }.get(spec, 10 if spec.startswith("specs/cifar/") else 1000)
     batch = 1 if net.input_shape[1] >= 100 or "1202" in spec else 2

@@ -13,7 +13,7 @@ import hashlib
 import linecache
 import sys
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import Any
 
@@ -185,15 +185,23 @@ class Flow:
     lines: list[str] = field(default_factory=list)
     modules: list[str] = field(default_factory=list)
     uses_torch: bool = False
+    auto: dict[str, int] = field(default_factory=dict)
 
     def layer(self, op: Op, block_code: bool, comment: str = "") -> None:
         """Apply one layer: its module (if it is one) and the statement calling it."""
         inplace = self.fresh
         call = layer_call(op, block_code, inplace)
+        attr = _attr(op.local) if op.local else ""
+        if call is None and block_code and any(v.free for v in op.attrs.values()):
+            # Its arguments come from the block's parameters, which only __init__ sees: a module
+            # under a name no spec name maps to (py_attr gives `x_` only for reserved names).
+            n = self.auto[op.kind] = self.auto.get(op.kind, 0) + 1
+            attr = f"{op.kind}_{n}_"
+            call = layer_call(replace(op, local=attr), block_code, inplace)
         expr: str | Call | None
         if call is not None:
-            self.modules.append(render(call, 2, prefix=f"self.{_attr(op.local)} = "))
-            expr = f"self.{_attr(op.local)}({self.src})"
+            self.modules.append(render(call, 2, prefix=f"self.{attr} = "))
+            expr = f"self.{attr}({self.src})"
         else:
             expr = functional(op, self.src, block_code, inplace)
             self.uses_torch |= expr is not None and expr.func.startswith("torch.")

@@ -44,7 +44,7 @@ class Basic(nn.Module):
             width,
             kernel_size=3,
             stride=stride,
-            padding=1,
+            padding=dilation,
             dilation=dilation,
             bias=False,
         )
@@ -53,7 +53,7 @@ class Basic(nn.Module):
             width,
             width,
             kernel_size=3,
-            padding=1,
+            padding=dilation,
             dilation=dilation,
             bias=False,
         )

@@ -42,7 +42,7 @@ class Bottleneck(nn.Module):
             mid,
             kernel_size=3,
             stride=stride if stride_at == (3, 3) else 1,
-            padding=1,
+            padding=dilation,
             dilation=dilation,
             groups=groups,
             bias=False,

@@ -30,7 +30,7 @@ class Basic(nn.Module):
             width,
             kernel_size=3,
             stride=stride,
-            padding=1,
+            padding=dilation,
             dilation=dilation,
             bias=False,
         )
@@ -39,7 +39,7 @@ class Basic(nn.Module):
             width,
             width,
             kernel_size=3,
-            padding=1,
+            padding=dilation,
             dilation=dilation,
             bias=False,
         )
@@ -86,7 +86,7 @@ class Bottleneck(nn.Module):
             mid,
             kernel_size=3,
             stride=stride if stride_at == (3, 3) else 1,
-            padding=1,
+            padding=dilation,
             dilation=dilation,
             groups=groups,
             bias=False,
