@@ -244,6 +244,7 @@ PARITY = [
     ("specs/cifar/family.res", None, {"n": 2, "policy": "C"}, True),
     ("tests/fixtures/onnx/constructs.res", None, {}, False),
     ("tests/fixtures/onnx/constructs.res", None, {}, True),
+    ("tests/fixtures/onnx/odd_names.res", None, {}, False),
 ]
 
 
@@ -263,6 +264,9 @@ def test_onnxruntime_matches_torch(
     args = ["--weights", str(weights)] + (["--input", input] if input else [])
     args += [a for k, v in params.items() for a in ("-D", f"{k}={v}")] + (["--fold-bn"] if fold else [])
     onnx_model = compile_onnx(tmp_path, spec, *args)
+    if not fold:  # the initializers are the state_dict, under the same keys
+        keys = {k for k in model.state_dict() if not k.endswith("num_batches_tracked")}
+        assert {t.name for t in onnx_model.graph.initializer if not t.name.startswith("const.")} == keys
     sess = session(onnx_model)
     c, h, w = dims(onnx_model.graph.input[0])[1:]
     g = torch.Generator().manual_seed(2)
@@ -302,6 +306,51 @@ def test_dropout_is_omitted(tmp_path: Path) -> None:
     ops = [n.op_type for n in compile_onnx(tmp_path, "specs/vgg19.res", "--input", SMALL).graph.node]
     assert "Dropout" not in ops
     assert ops.count("Gemm") == 3
+
+
+@pytest.mark.parametrize("opset", [13, 18, 23])
+def test_other_opsets_compute_the_same(tmp_path: Path, opset: int) -> None:
+    spec = "tests/fixtures/onnx/constructs.res"
+    base = compile_onnx(tmp_path, spec, name="base.onnx")
+    other = compile_onnx(tmp_path, spec, "--opset", str(opset))
+    assert [o.version for o in other.opset_import] == [opset]
+    onnx.checker.check_model(other, full_check=True)
+    x = np.random.default_rng(3).standard_normal((2, 3, 45, 45)).astype(np.float32)
+    (want,) = session(base).run(["logits"], {"input": x})
+    (got,) = session(other).run(["logits"], {"input": x})
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_trailing_dropout_still_writes_logits(tmp_path: Path) -> None:
+    spec = tmp_path / "tail.res"
+    spec.write_text(
+        "import std\nnetwork tail {\n    input 3 x 8 x 8\n    classes 5\n    conv1: conv 3x3 -> 4\n"
+        "    globalpool\n    flatten\n    fc: linear -> classes\n    dropout 0.3\n    identity\n}\n"
+    )
+    model = compile_onnx(tmp_path, str(spec))
+    assert [n.op_type for n in model.graph.node] == ["Conv", "GlobalAveragePool", "Flatten", "Gemm"]
+    assert model.graph.node[-1].output[0] == "logits"
+    assert model.graph.node[-1].name == "fc"
+    # unnamed layers get their kind as the node name
+    assert [n.name for n in model.graph.node] == ["conv1", "globalpool", "flatten", "fc"]
+
+
+def test_a_layer_named_logits_is_not_the_output(tmp_path: Path) -> None:
+    spec = tmp_path / "clash.res"
+    spec.write_text(
+        "import std\nnetwork clash {\n    input 3 x 8 x 8\n    classes 5\n    logits: conv 3x3 -> 4\n"
+        "    relu: relu\n    relu\n    globalpool\n    flatten\n    fc: linear -> classes\n}\n"
+    )
+    model = compile_onnx(tmp_path, str(spec))
+    assert [(n.name, n.output[0]) for n in model.graph.node] == [
+        ("logits_1", "logits_1"),
+        ("relu", "relu"),
+        ("relu_1", "relu_1"),
+        ("globalpool", "globalpool"),
+        ("flatten", "flatten"),
+        ("fc", "logits"),
+    ]
+    assert model.graph.node[0].input[1] == "logits.weight"  # the state_dict key is kept
 
 
 # --- seeded initial weights -----------------------------------------------------------------

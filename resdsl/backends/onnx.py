@@ -31,6 +31,7 @@ from ..ir import Block, Network, Op, Shortcut, Stage
 from ..pipeline import UsageError
 from ..primitives import _pair
 from ..source import Span
+from ..values import py_attr
 from . import EmitOptions, jinja_env
 
 INPUT = "input"
@@ -71,10 +72,19 @@ def weight_shapes(op: Op) -> list[tuple[str, Shape]]:
     return []
 
 
+def state_key(name: str) -> str:
+    """The ``state_dict`` prefix of a layer, as the torch backend names its modules.
+
+    ``layer1.0.conv1`` stays; a name that is a Python keyword or an ``nn.Module`` attribute gets
+    a ``_`` there (``eval`` -> ``eval_``), so the prefix follows ``values.py_attr`` part by part.
+    """
+    return ".".join(part if part.isdigit() else py_attr(part) for part in name.split("."))
+
+
 def expected_weights(network: Network) -> list[Weight]:
     """Every weight of the network, in forward order (shortcut layers after their block)."""
     return [
-        Weight(f"{op.name}.{suffix}", shape, op)
+        Weight(f"{state_key(op.name)}.{suffix}", shape, op)
         for op in network.ops()
         for suffix, shape in weight_shapes(op)
     ]
@@ -94,7 +104,7 @@ def init_weights(network: Network, seed: int) -> dict[str, np.ndarray]:
             one = suffix in ("weight", "running_var")
             state[w.key] = np.ones(w.shape, np.float32) if one else np.zeros(w.shape, np.float32)
             continue
-        weight_shape = state.get(f"{w.op.name}.weight", np.empty(w.shape)).shape
+        weight_shape = state.get(f"{state_key(w.op.name)}.weight", np.empty(w.shape)).shape
         fan_in = int(np.prod(weight_shape[1:]))
         if w.op.kind == "conv" and suffix == "weight":
             fan_out = w.shape[0] * int(np.prod(w.shape[2:]))
@@ -150,7 +160,7 @@ def check_weights(network: Network, state: Mapping[str, Any], path: str) -> dict
     arrays: dict[str, np.ndarray] = {}
     expected = expected_weights(network)
     known = {w.key for w in expected}
-    bn_names = {op.name for op in network.ops() if op.kind == "batchnorm"}
+    bn_keys = {state_key(op.name) for op in network.ops() if op.kind == "batchnorm"}
     for w in expected:
         if w.key not in state:
             problems.append(
@@ -195,7 +205,7 @@ def check_weights(network: Network, state: Mapping[str, Any], path: str) -> dict
         if key in known:
             continue
         owner, _, suffix = str(key).rpartition(".")
-        if suffix == "num_batches_tracked" and owner in bn_names:
+        if suffix == "num_batches_tracked" and owner in bn_keys:
             continue
         problems.append(
             Diagnostic(
@@ -310,8 +320,10 @@ class _Builder:
         return name
 
     def node_name(self, op: Op, scope: str) -> str:
-        if op.name:
+        if op.name and op.name not in (INPUT, OUTPUT):  # a layer named `logits` is not the output
             return op.name
+        if op.name:
+            return self.fresh(op.name)
         return self.fresh(f"{scope}.{op.kind}" if scope else op.kind)
 
     def constant(self, base: str, values: tuple[int, ...]) -> str:
@@ -340,6 +352,7 @@ class _Builder:
     def layer(self, op: Op, src: str, scope: str, bn: Op | None = None) -> str:
         """One layer applied to ``src`` (with ``bn`` folded into it, for a conv); returns its output."""
         name = self.node_name(op, scope)
+        key = state_key(op.name) if op.name else ""
         a = op.attrs
         if op.kind == "conv":
             shapes = dict(weight_shapes(op))
@@ -357,19 +370,19 @@ class _Builder:
             if bn is not None:
                 inputs = [
                     src,
-                    self.param(op.name, shapes["weight"], bn.name, "weight"),
-                    self.param(op.name, (shapes["weight"][0],), bn.name, "bias"),
+                    self.param(key, shapes["weight"], state_key(bn.name), "weight"),
+                    self.param(key, (shapes["weight"][0],), state_key(bn.name), "bias"),
                 ]
                 return self.node(name, "Conv", inputs, bn.out_shape, attrs)
-            inputs = [src, self.param(f"{op.name}.weight", shapes["weight"])]
+            inputs = [src, self.param(f"{key}.weight", shapes["weight"])]
             if "bias" in shapes:
-                inputs.append(self.param(f"{op.name}.bias", shapes["bias"]))
+                inputs.append(self.param(f"{key}.bias", shapes["bias"]))
             return self.node(name, "Conv", inputs, op.out_shape, attrs)
         if op.kind == "batchnorm":
-            inputs = [src] + [self.param(f"{op.name}.{s}", shape) for s, shape in weight_shapes(op)]
+            inputs = [src] + [self.param(f"{key}.{s}", shape) for s, shape in weight_shapes(op)]
             return self.node(name, "BatchNormalization", inputs, op.out_shape, [f"epsilon = {BN_EPS!r}"])
         if op.kind == "linear":
-            inputs = [src] + [self.param(f"{op.name}.{s}", shape) for s, shape in weight_shapes(op)]
+            inputs = [src] + [self.param(f"{key}.{s}", shape) for s, shape in weight_shapes(op)]
             return self.node(name, "Gemm", inputs, op.out_shape, ["transB = 1"])
         if op.kind == "relu":
             return self.node(name, "Relu", [src], op.out_shape)
@@ -510,10 +523,9 @@ def build_view(network: Network, options: EmitOptions) -> ModelView:
             src = b.run(block.ops, src, block.name, block)
     flush()
 
-    # The last tensor becomes the graph output `logits`.
-    if src == INPUT:
-        b.groups.append(GroupView("the network computes nothing: its output is its input"))
-        src = b.node(b.fresh("output"), "Identity", [INPUT], network.input_shape)
+    # The last tensor becomes the graph output `logits`. The head pass proved the output is
+    # [classes] and the input is [C, H, W], so some node (a flatten at least) produced it.
+    assert src != INPUT
     for group in b.groups:
         for node in group.nodes:
             node.inputs = [OUTPUT if x == src else x for x in node.inputs]
