@@ -189,8 +189,8 @@ def _compile_in_subprocess(spec: str, seed: str) -> bytes:
     return result.stdout
 
 
-def test_output_is_byte_identical_across_runs_and_hash_seeds():
-    spec = "tests/fixtures/torch/features.res"
+@pytest.mark.parametrize("spec", ["tests/fixtures/torch/features.res", "specs/preact_resnet18.res"])
+def test_output_is_byte_identical_across_runs_and_hash_seeds(spec):
     outputs = {seed: _compile_in_subprocess(spec, seed) for seed in ("0", "1", "4242")}
     assert len(set(outputs.values())) == 1
     assert outputs["0"].decode() == compile_spec(spec)
