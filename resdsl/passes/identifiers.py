@@ -40,7 +40,9 @@ def identifiers(program: Program, diags: Collector) -> None:
         for ident in defined_names(definition):
             name = ident.name
             if len(name) > MAX_NAME:
-                diags.error("E207", f"name is {len(name)} characters long; the limit is {MAX_NAME}", ident.span)
+                diags.error(
+                    "E207", f"name is {len(name)} characters long; the limit is {MAX_NAME}", ident.span
+                )
             elif name.startswith("__"):
                 diags.error(
                     "E207",
