@@ -104,8 +104,7 @@ def init_weights(network: Network, seed: int) -> dict[str, np.ndarray]:
             one = suffix in ("weight", "running_var")
             state[w.key] = np.ones(w.shape, np.float32) if one else np.zeros(w.shape, np.float32)
             continue
-        weight_shape = state.get(f"{state_key(w.op.name)}.weight", np.empty(w.shape)).shape
-        fan_in = int(np.prod(weight_shape[1:]))
+        fan_in = int(np.prod(dict(weight_shapes(w.op))["weight"][1:]))
         if w.op.kind == "conv" and suffix == "weight":
             fan_out = w.shape[0] * int(np.prod(w.shape[2:]))
             state[w.key] = rng.normal(0.0, np.sqrt(2.0 / fan_out), w.shape).astype(np.float32)
@@ -297,7 +296,6 @@ class _Builder:
     """Walks the IR in forward order and collects nodes, weights, constants and shapes."""
 
     def __init__(self, network: Network, options: EmitOptions) -> None:
-        self.network = network
         self.fold = options.fold_bn
         self.batch = "N" if options.batch == "dynamic" else str(int(options.batch))
         self.taken: set[str] = {INPUT, OUTPUT}
@@ -345,6 +343,8 @@ class _Builder:
         return name
 
     def param(self, key: str, shape: Shape, fold_bn: str | None = None, part: str = "weight") -> str:
+        """A graph weight: the state_dict entry ``key``; or, with ``fold_bn`` (a BN's key), the
+        ``part`` ("weight" or "bias") of conv ``key`` with that BN folded in."""
         name = f"{key}.{part}" if fold_bn is not None else key
         self.params.append(Param(name, shape, key, fold_bn, part))
         return name
