@@ -413,6 +413,17 @@ def test_byte_identical_across_hash_seeds_and_torch_free(tmp_path: Path) -> None
     assert again.read_bytes() == outputs[0]
 
 
+def test_without_onnx_installed_it_is_a_usage_error(tmp_path: Path) -> None:
+    code = "import sys\nsys.modules['onnx'] = None\n" + _RUN_CLI
+    args = ["compile", "specs/cifar/resnet20.res", "-t", "onnx", "-o", str(tmp_path / "x.onnx")]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1  # the assert in _RUN_CLI: the CLI exited non-zero
+    assert "error: --target onnx needs onnx: pip install 'resdsl[onnx]'" in done.stderr
+    assert "AssertionError: 2" in done.stderr  # exit code 2, a usage error
+
+
 # --- golden text ----------------------------------------------------------------------------
 
 

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .. import __version__
 from ..diagnostics import Diagnostic, ResdslError
 from ..ir import Block, Network, Op, Shortcut, Stage
@@ -33,6 +31,17 @@ from ..primitives import _pair
 from ..source import Span
 from ..values import py_attr
 from . import EmitOptions, jinja_env
+
+try:
+    import numpy as np
+    import onnx.checker
+    import onnx.helper
+    import onnx.numpy_helper
+    import onnx.parser
+except ImportError as err:  # an installation without the `onnx` extra
+    raise UsageError(
+        f"--target onnx needs {(err.name or 'onnx').split('.')[0]}: pip install 'resdsl[onnx]'"
+    ) from None
 
 INPUT = "input"
 OUTPUT = "logits"
@@ -485,8 +494,6 @@ def _shortcut_text(block: Block) -> str:
 
 
 def build_view(network: Network, options: EmitOptions) -> ModelView:
-    import onnx.helper
-
     b = _Builder(network, options)
     src = INPUT
     pending: list[Op] = []
@@ -608,11 +615,6 @@ def _value(param: Param, state: Mapping[str, np.ndarray]) -> np.ndarray:
 
 def build_model(network: Network, options: EmitOptions) -> Any:
     """The checked ``onnx.ModelProto``."""
-    import onnx
-    import onnx.checker
-    import onnx.numpy_helper
-    import onnx.parser
-
     view = build_view(network, options)
     if options.weights:
         state = check_weights(network, read_checkpoint(options.weights), options.weights)
