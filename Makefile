@@ -54,8 +54,17 @@ lint: venv
 golden: venv
 	$(PY) tests/regenerate_golden.py
 
-bench: venv
-	$(PY) benchmarks/run_all.py
+# The competitors (torchvision) need their own venv: torchvision does not import beside the CPU
+# torch of .venv. This one is large (a CUDA build of torch 2.14.1); it is only for benchmarks.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check torch==2.14.1 torchvision==0.29.1 \
+		onnx onnxruntime onnxscript numpy lark jinja2 typer rich
+	touch $@
+
+bench: venv $(BENCH_VENV)/.installed
+	BENCH_PYTHON=$(BENCH_VENV)/bin/python $(PY) benchmarks/run_all.py
 
 fuzz: venv
 	$(PY) -m fuzz.run --cases 100000

@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "check_speed.json"
-TVENV = Path("/tmp/tvenv/bin/python")
+TVENV = Path(os.environ.get("BENCH_PYTHON", "/tmp/tvenv/bin/python"))  # set by `make bench`
 
 TORCHVISION_FORWARD = (
     "import torch, torchvision\n"
@@ -83,7 +83,7 @@ def main() -> int:
 
     ours = [sys.executable, "-m", "resdsl", "check", "specs/resnet50.res"]
     if TVENV.exists():
-        baseline_name = "torchvision resnet50, one forward at 224 (/tmp/tvenv)"
+        baseline_name = f"torchvision resnet50, one forward at 224 ({TVENV})"
         baseline = [str(TVENV), "-c", TORCHVISION_FORWARD]
         baseline_python = str(TVENV)
     else:
