@@ -290,5 +290,13 @@ def compile_(
     _err(f"wrote {output} ({net.name}, {net.total_params:,} parameters)\n")
 
 
+# --- train, eval (resdsl/training; torch is imported only when they run) -----------------
+
+from .training.commands import eval_, train  # noqa: E402
+
+app.command()(guard(train))
+app.command("eval")(guard(eval_))
+
+
 def main() -> None:
     app(prog_name="resdsl")
