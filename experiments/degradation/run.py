@@ -34,7 +34,7 @@ NETWORKS = {
 
 # One recipe for all four networks; only the size of the run differs between the modes.
 QUICK = {"epochs": 6, "subset": 6000, "val_subset": 2000, "batch_size": 128, "lr": 0.1, "device": "cpu"}
-FULL = {"epochs": 30, "subset": None, "val_subset": None, "batch_size": 128, "lr": 0.1, "device": "auto"}
+FULL = {"epochs": 12, "subset": None, "val_subset": None, "batch_size": 256, "lr": 0.1, "device": "auto"}
 COMMON = {"momentum": 0.9, "weight_decay": 1e-4, "schedule": "multistep", "augment": "crop,flip", "seed": 0}
 
 
@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     recipe = settings(args)
     name = args.name or ("results" if args.quick else "results-full")
     results: dict[str, Any] = {}
+    args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     for key, spec in NETWORKS.items():
         t0 = time.perf_counter()
@@ -145,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             **recipe,
         )
         results[key] = curves(metrics)
+        # Written after each network, so that a run cut short still leaves its finished curves.
+        (args.out / f"{name}.partial.json").write_text(json.dumps(results, indent=2) + "\n")
         last = results[key][-1]
         print(
             f"{key:9s} train err {100 * last['train_err']:5.2f}%  test err {100 * last['test_err']:5.2f}%  "
@@ -163,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             ["python", "experiments/degradation/run.py", *(argv if argv is not None else sys.argv[1:])]
         ),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{name}.partial.json").unlink(missing_ok=True)
     (args.out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
     data_name = "Fashion-MNIST" if args.data.startswith("fashion") else "CIFAR-10"
     what = f"{recipe['epochs']} epochs" + (
