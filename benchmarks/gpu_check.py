@@ -35,10 +35,18 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-# The ResNet-20 recipe for step 2: SGD, cosine, crop + flip, weight decay 5e-4 (a short schedule
-# on a small dataset wants more regularisation than the paper's 1e-4).
+# The ResNet-20 recipe for step 2: SGD with momentum, cosine, crop + flip, label smoothing 0.1 and
+# weight decay 5e-4 (a short schedule on a small dataset wants more regularisation than the
+# paper's 1e-4). ResNet-20 ends near 94-95% on Fashion-MNIST; the target sits near the end.
 R20_RECIPE: dict[str, Any] = dict(
-    epochs=40, batch_size=128, lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="cosine", augment="crop,flip"
+    epochs=50,
+    batch_size=128,
+    lr=0.1,
+    momentum=0.9,
+    weight_decay=5e-4,
+    schedule="cosine",
+    augment="crop,flip",
+    label_smoothing=0.1,
 )
 
 
@@ -255,8 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pytest-timeout", type=int, default=240)
     parser.add_argument("--cpu-smoke", action="store_true", help="toy sizes on the CPU: checks the script")
     args = parser.parse_args(argv)
-    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    aliases = {"r20": "resnet20_fashion_mnist", "r50": "resnet50_throughput"}
+    skip = {aliases.get(s.strip(), s.strip()) for s in args.skip.split(",") if s.strip()}
 
+    if args.cpu_smoke:
+        torch.set_num_threads(1)  # toy sizes; and robust on a busy machine
     started = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"check": "resdsl gpu_check", "mode": "cpu-smoke" if args.cpu_smoke else "gpu"}

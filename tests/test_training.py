@@ -59,6 +59,16 @@ RECIPE: dict[str, Any] = dict(
 runner = CliRunner()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Any:
+    """One thread: on a busy shared machine two OpenMP threads that spin-wait for each other can
+    run ten times slower than one; alone, one thread costs about a third of the speed."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     if not HAVE_FASHION:

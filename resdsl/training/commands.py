@@ -12,6 +12,7 @@ option, 130 interrupted (after saving last.pt).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -57,6 +58,11 @@ def _fail(err: Exception, code: int) -> typer.Exit:
     sys.stderr.write(f"error: {err}\n")
     sys.stderr.flush()
     return typer.Exit(code)
+
+
+def _is_rank0() -> bool:
+    """Under torchrun only rank 0 reports; errors are reported by every process."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def _torch_or_exit() -> None:
@@ -192,7 +198,8 @@ def train(
             **options,
         )
     except TrainingInterrupted as err:
-        sys.stderr.write(f"{err}\nnote: continue with --resume --out {Path(err.path).parent}\n")
+        if _is_rank0():
+            sys.stderr.write(f"{err}\nnote: continue with --resume --out {Path(err.path).parent}\n")
         raise typer.Exit(130) from None
     except OptionError as err:
         raise UsageError(str(err)) from None
@@ -201,7 +208,7 @@ def train(
     except ResdslError as err:
         _report(err.diagnostics, {})
         raise typer.Exit(1) from None
-    if history and not quiet:
+    if history and not quiet and _is_rank0():
         best = max(history, key=lambda m: m["val_acc"])
         sys.stderr.write(
             f"best test accuracy {100 * best['val_acc']:.2f}% (epoch {best['epoch']}), "
@@ -263,7 +270,7 @@ def eval_(
     from rich.table import Table
 
     n = result["n"]
-    table = Table(title=f"{result['network']} on {result['data']}: {result['weights']}")
+    table = Table(title=f"{result['network']} on {result['data']}", caption=str(result["weights"]))
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("top-1 accuracy", f"{100 * result['top1']:.2f}% ({round(result['top1'] * n):,} / {n:,})")

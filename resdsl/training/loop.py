@@ -360,6 +360,8 @@ class _Run:
         else:
             self.mean, self.std = channel_stats(train_x)
 
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
         torch.manual_seed(opts.seed)
         model = built.cls(num_classes=self.num_classes)
         if self.saved is not None:
