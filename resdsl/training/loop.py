@@ -494,7 +494,7 @@ class _Run:
             return
         try:
             self.out.mkdir(parents=True, exist_ok=True)
-            if self.saved is None:
+            if self.saved is None and _is_run_folder(self.out):
                 stale = [
                     self.out / n for n in ("last.pt", "best.pt", "curves.png") if (self.out / n).exists()
                 ]
@@ -665,6 +665,14 @@ class _Run:
     def _write_metrics(self) -> None:
         lines = "".join(json.dumps(m) + "\n" for m in self.history)
         atomic_write(self.out / "metrics.jsonl", lines)
+
+
+def _is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds an earlier resdsl run (its config.json says so)."""
+    try:
+        return "resdsl" in json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 # --- weights and evaluation -----------------------------------------------------------------------
