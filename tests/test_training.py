@@ -385,3 +385,15 @@ def test_torchrun_two_processes(tmp_path: Path) -> None:
     assert ckpt["step"] == 8
     assert not any(k.startswith("module.") for k in ckpt["model"])
     assert done.stdout.decode().count("epoch 1/1") == 1  # rank 0 alone prints
+
+
+def test_docs_name_every_option() -> None:
+    import typer.main
+
+    docs = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
+    command = typer.main.get_command(app)
+    for name in ("train", "eval"):
+        for param in command.commands[name].params:  # type: ignore[attr-defined]
+            longs = [o for o in param.opts if o.startswith("--")]
+            if longs and longs[0] not in ("--help", "--define", "--network", "--format", "--weights"):
+                assert f"`{longs[0]}" in docs, f"docs/training.md does not mention {longs[0]}"
