@@ -72,5 +72,9 @@ fuzz: venv
 degradation: venv data
 	$(PY) experiments/degradation/run.py --quick
 
+# On a machine with a GPU (see benchmarks/gpu_check.sh for what it needs there).
+gpu-check:
+	benchmarks/gpu_check.sh
+
 clean:
 	rm -rf build dist .pytest_cache

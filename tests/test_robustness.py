@@ -244,3 +244,22 @@ def test_cli_process_exit_codes():
     assert run("check", "specs/resnet18.res").returncode == 0
     bad = run("summary", "specs/resnet18.res", "--input", "banana")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_compile_output_gets_normal_permissions(tmp_path):
+    import os
+
+    out = tmp_path / "net.py"
+    result = runner.invoke(app, ["compile", str(ROOT / "specs" / "cifar" / "resnet20.res"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    out.chmod(0o640)  # an existing file keeps its mode when replaced
+    assert (
+        runner.invoke(
+            app, ["compile", str(ROOT / "specs" / "cifar" / "resnet20.res"), "-o", str(out)]
+        ).exit_code
+        == 0
+    )
+    assert out.stat().st_mode & 0o777 == 0o640
