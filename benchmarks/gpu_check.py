@@ -76,7 +76,9 @@ def run_pytest(timeout: int) -> dict[str, Any]:
     if importlib.util.find_spec("pytest") is None:
         return run_tests_without_pytest()
     started = time.perf_counter()
-    cmd = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", "tests/test_gpu.py"]
+    # The GPU tests, and the torchvision parity test (skipped where torchvision is absent).
+    tests = ["tests/test_gpu.py", "tests/test_torchvision_parity.py"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *tests]
     try:
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -87,7 +89,7 @@ def run_pytest(timeout: int) -> dict[str, Any]:
         "returncode": done.returncode,
         "summary": lines[-1] if lines else "",
         "seconds": round(time.perf_counter() - started, 1),
-        "tail": "\n".join(lines[-30:]) if done.returncode else "",
+        "tail": "\n".join(lines[-30:]),
     }
 
 
@@ -309,16 +311,16 @@ def main(argv: list[str] | None = None) -> int:
         extra.update(subset=512, val_subset=500)
     data = f"fashion-mnist:{args.fashion}"
     target = 0.0 if args.cpu_smoke else args.target
-    step(
-        "resnet20_fashion_mnist",
-        lambda: time_to_accuracy(data, args.out / "r20", target, recipe, device.type, extra),
-    )
     if args.cpu_smoke:
         step("resnet50_throughput", lambda: throughput(batch=2, size=64, steps=1, rounds=2, device=device))
     else:
         step(
             "resnet50_throughput", lambda: throughput(batch=256, size=224, steps=20, rounds=4, device=device)
         )
+    step(
+        "resnet20_fashion_mnist",
+        lambda: time_to_accuracy(data, args.out / "r20", target, recipe, device.type, extra),
+    )
     save()
     print(f"[gpu_check] wrote {args.out / 'gpu_check.json'} in {result['total_seconds']}s", flush=True)
     failed = [k for k, v in result.items() if isinstance(v, dict) and "error" in v]

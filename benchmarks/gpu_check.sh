@@ -11,16 +11,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SITE=/tmp/site
+PY="${PYTHON:-python3}"  # on the GPU image, python3 is the interpreter that has torch
 shopt -s nullglob
 wheels=(.carry/wheels/*.whl)
 if ((${#wheels[@]})); then
-    python -m pip install -q --no-index --no-deps --target "$SITE" "${wheels[@]}"
+    "$PY" -m pip install -q --no-index --no-deps --target "$SITE" "${wheels[@]}"
     export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export FASHION_MNIST_DIR="${FASHION_MNIST_DIR:-$PWD/.carry/fashion-mnist}"
 export OUT="${OUT:-$PWD/gpu_results}"
-python -c "import lark" 2>/dev/null || { echo "gpu_check: lark is missing: put its wheel in .carry/wheels" >&2; exit 2; }
+"$PY" -c "import lark" 2>/dev/null || { echo "gpu_check: lark is missing: put its wheel in .carry/wheels" >&2; exit 2; }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
-exec timeout --signal=INT --kill-after=20 470 python benchmarks/gpu_check.py --out "$OUT" "$@"
+exec timeout --signal=INT --kill-after=20 470 "$PY" benchmarks/gpu_check.py --out "$OUT" "$@"
