@@ -8,6 +8,10 @@ disk: this process imports only torch and torchvision, never resdsl. Both models
 weights; each measurement alternates between them round by round (their order swapped every
 round) so that a busy machine slows both alike. Reports the median of the runs and the ratio
 ours / torchvision (goal: <= 1.00), and saves everything to benchmarks/results/torch_speed.json.
+
+On a machine whose cores are shared with other work, two OpenMP threads wait at every barrier
+for a descheduled partner, and times blow up (seconds for a batch-1 forward). The ratios stay
+meaningful; for steadier absolute figures add a single-thread pass: ``--threads 2 1``.
 """
 
 from __future__ import annotations
@@ -63,7 +67,6 @@ def machine() -> dict[str, object]:
     return {
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
-        "threads": torch.get_num_threads(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -108,26 +111,10 @@ def train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> Call
     return step
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=ROOT / "build" / "resnet50.py")
-    parser.add_argument("--recompile", action="store_true", help="rewrite --model with resdsl first")
-    parser.add_argument("--runs", type=int, default=21)
-    parser.add_argument("--train-runs", type=int, default=9)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "torch_speed.json")
-    args = parser.parse_args()
-
-    torch.set_num_threads(args.threads)
-    load_at_start = os.getloadavg()
-    if args.recompile or not args.model.exists():
-        compile_generated(args.model)
-    generated = import_generated(args.model)
-    torch.manual_seed(0)
-    theirs = torchvision.models.resnet50(weights=None)
-    ours = generated.Resnet50()  # type: ignore[attr-defined]
-    ours.load_state_dict(theirs.state_dict(), strict=True)
-
+def measure(
+    ours: torch.nn.Module, theirs: torch.nn.Module, runs: int, train_runs: int
+) -> dict[str, dict[str, object]]:
+    """Forward at batch 1 and 16 (eval, no_grad), and an SGD train step at batch 16."""
     results: dict[str, dict[str, object]] = {}
 
     def record(what: str, times: dict[str, list[float]]) -> None:
@@ -147,8 +134,8 @@ def main() -> int:
             "torchvision_runs_ms": [round(t * 1e3, 2) for t in times["torchvision"]],
         }
         print(
-            f"{what:<24} ours {ours_s * 1e3:9.1f} ms   torchvision {theirs_s * 1e3:9.1f} ms   "
-            f"ratio {ours_s / theirs_s:.3f}   paired {paired:.3f}",
+            f"{torch.get_num_threads()} threads  {what:<20} ours {ours_s * 1e3:8.1f} ms   "
+            f"torchvision {theirs_s * 1e3:8.1f} ms   ratio {ours_s / theirs_s:.3f}   paired {paired:.3f}",
             flush=True,
         )
 
@@ -159,14 +146,44 @@ def main() -> int:
         with torch.no_grad():
             assert torch.equal(ours(x), theirs(x)), "the two models disagree"
         steps = {"ours": forward_step(ours, x), "torchvision": forward_step(theirs, x)}
-        record(f"forward batch {batch}", interleaved(steps, args.runs, warmup=2))
+        record(f"forward batch {batch}", interleaved(steps, runs, warmup=2))
 
     ours.train()
     theirs.train()
     x = torch.randn(16, 3, 224, 224)
     y = torch.randint(0, 1000, (16,))
     steps = {"ours": train_step(ours, x, y), "torchvision": train_step(theirs, x, y)}
-    record("train step batch 16", interleaved(steps, args.train_runs, warmup=1))
+    record("train step batch 16", interleaved(steps, train_runs, warmup=1))
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "build" / "resnet50.py")
+    parser.add_argument("--recompile", action="store_true", help="rewrite --model with resdsl first")
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--train-runs", type=int, default=9)
+    parser.add_argument(
+        "--threads", type=int, nargs="+", default=[2], help="torch threads; several: measure each"
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "torch_speed.json")
+    args = parser.parse_args()
+
+    load_at_start = os.getloadavg()
+    if args.recompile or not args.model.exists():
+        compile_generated(args.model)
+    generated = import_generated(args.model)
+    torch.manual_seed(0)
+    theirs = torchvision.models.resnet50(weights=None)
+    ours = generated.Resnet50()  # type: ignore[attr-defined]
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+
+    results = {}
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        results[f"{threads} thread{'s' if threads > 1 else ''}"] = measure(
+            ours, theirs, args.runs, args.train_runs
+        )
 
     report = {
         "what": "generated resnet50 (resdsl compile specs/resnet50.res) vs torchvision.models.resnet50",
