@@ -56,6 +56,17 @@ def input_for(data: str) -> str | None:
     return "1x28x28" if data.startswith("fashion-mnist") else None
 
 
+def machine() -> str:
+    import os
+
+    import torch
+
+    where = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}"
+    if torch.cuda.is_available():
+        where += f", {torch.cuda.get_device_name(0)}"
+    return where
+
+
 def curves(metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
@@ -161,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         "specs": NETWORKS,
         **recipe,
         "seconds": round(time.perf_counter() - start, 1),
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}",
+        "machine": machine(),
         "command": " ".join(
             ["python", "experiments/degradation/run.py", *(argv if argv is not None else sys.argv[1:])]
         ),
