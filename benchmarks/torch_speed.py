@@ -3,7 +3,7 @@
     /tmp/tvenv/bin/python benchmarks/torch_speed.py            # needs torch and torchvision
 
 The generated module is the file ``resdsl compile specs/resnet50.res --target torch -o FILE``
-writes (made with the repository's resdsl in a subprocess when FILE is missing), imported from
+writes (by default made now, with the repository's resdsl in a subprocess), imported from
 disk: this process imports only torch and torchvision, never resdsl. Both models get the same
 weights; each measurement alternates between them round by round (their order swapped every
 round) so that a busy machine slows both alike. Reports the median of the runs and the ratio
@@ -134,7 +134,7 @@ def measure(
             "torchvision_runs_ms": [round(t * 1e3, 2) for t in times["torchvision"]],
         }
         print(
-            f"{torch.get_num_threads()} threads  {what:<20} ours {ours_s * 1e3:8.1f} ms   "
+            f"{torch.get_num_threads()} thread(s)  {what:<20} ours {ours_s * 1e3:8.1f} ms   "
             f"torchvision {theirs_s * 1e3:8.1f} ms   ratio {ours_s / theirs_s:.3f}   paired {paired:.3f}",
             flush=True,
         )
@@ -159,8 +159,11 @@ def measure(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=ROOT / "build" / "resnet50.py")
-    parser.add_argument("--recompile", action="store_true", help="rewrite --model with resdsl first")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="a resnet50.py compiled beforehand (default: compile build/resnet50.py now, with resdsl)",
+    )
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--train-runs", type=int, default=9)
     parser.add_argument(
@@ -170,9 +173,11 @@ def main() -> int:
     args = parser.parse_args()
 
     load_at_start = os.getloadavg()
-    if args.recompile or not args.model.exists():
-        compile_generated(args.model)
-    generated = import_generated(args.model)
+    model_file = args.model
+    if model_file is None:
+        model_file = ROOT / "build" / "resnet50.py"
+        compile_generated(model_file)
+    generated = import_generated(model_file)
     torch.manual_seed(0)
     theirs = torchvision.models.resnet50(weights=None)
     ours = generated.Resnet50()  # type: ignore[attr-defined]
@@ -188,7 +193,7 @@ def main() -> int:
     report = {
         "what": "generated resnet50 (resdsl compile specs/resnet50.res) vs torchvision.models.resnet50",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "model_file": os.path.relpath(args.model, ROOT),
+        "model_file": os.path.relpath(model_file, ROOT),
         "input": [3, 224, 224],
         "statistic": "median ms per call; ratio = ours / torchvision of the medians; paired_ratio = "
         "median over rounds of ours / torchvision timed back to back; *_min_ms: the fastest run",
@@ -197,6 +202,7 @@ def main() -> int:
             "load_average_at_start": load_at_start,
             "load_average_at_end": os.getloadavg(),
         },
+        "ratios": {f"{t} {what}": r["ratio"] for t, rows in results.items() for what, r in rows.items()},
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
