@@ -117,7 +117,7 @@ def test_no_spec_text_reaches_generated_code_except_identifiers_and_numbers(tmp_
     result = analyze(path)
     assert result.ok, result.diagnostics
     code = emit(result.network, EmitOptions())
-    assert "'x.y-z'" in code  # repr of a restricted string: letters, digits, . - _ /
+    assert '"x.y-z"' in code  # a restricted string (letters, digits, . - _ /) as a checked literal
     compile(code, "<generated>", "exec")
 
 

@@ -52,10 +52,15 @@ def setup(dist: Dist, device: torch.device) -> None:
     td.init_process_group(backend=backend, rank=dist.rank, world_size=dist.world, **kwargs)
 
 
-def teardown(dist: Dist) -> None:
+def teardown(dist: Dist, finished: bool = True) -> None:
+    """Leave the process group. After a normal run, wait for every process first: gloo aborts a
+    process ("terminate called without an active exception") whose peer closed the group while
+    its own threads still used the connection. After an error there is no waiting for peers."""
     import torch.distributed as td
 
     if dist.enabled and td.is_initialized():
+        if finished:
+            td.barrier()
         td.destroy_process_group()
 
 

@@ -300,11 +300,14 @@ def train(
         out_dir = Path("runs") / f"{Path(spec).stem}-{datetime.now():%Y%m%d-%H%M%S}"
     device = pick_device(opts.device, dist)
     distributed.setup(dist, device)
+    finished = False
     try:
         run = _Run(Path(spec), data, out_dir, input, network, params or {}, opts, saved, dist, device)
-        return run.run()
+        metrics = run.run()
+        finished = True
+        return metrics
     finally:
-        distributed.teardown(dist)
+        distributed.teardown(dist, finished)
 
 
 class _Run:
