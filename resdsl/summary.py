@@ -62,6 +62,11 @@ def to_json(network: Network) -> dict[str, Any]:
     }
 
 
+def _source(row: dict[str, Any]) -> str:
+    """Where a layer was written, as `file.res:line` (a block's layers point into its block)."""
+    return f"{row['file'].rsplit('/', 1)[-1]}:{row['line']}"
+
+
 def human_count(n: int) -> str:
     for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if n >= size:
@@ -76,12 +81,12 @@ def markdown(network: Network) -> str:
         f"input {list(network.input_shape)} -> output {list(network.output_shape or ())}; "
         f"{network.total_params:,} parameters; {human_count(network.total_macs)} MACs",
         "",
-        "| layer | op | output | params | MACs | line |",
+        "| layer | op | output | params | MACs | source |",
         "|---|---|---|---:|---:|---:|",
     ]
     for row in rows(network):
         lines.append(
-            f"| `{row['name']}` | {row['op']} | {row['output']} | {row['params']:,} | {row['macs']:,} | {row['line']} |"
+            f"| `{row['name']}` | {row['op']} | {row['output']} | {row['params']:,} | {row['macs']:,} | {_source(row)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -96,7 +101,7 @@ def table(network: Network) -> Any:
         ("output", "left"),
         ("params", "right"),
         ("MACs", "right"),
-        ("line", "right"),
+        ("source", "left"),
     ):
         t.add_column(col, justify=justify)  # type: ignore[arg-type]
     for row in rows(network):
@@ -106,7 +111,7 @@ def table(network: Network) -> Any:
             str(row["output"]),
             f"{row['params']:,}" if row["params"] else "",
             f"{row['macs']:,}" if row["macs"] else "",
-            str(row["line"]),
+            _source(row),
         )
     t.add_section()
     t.add_row(
