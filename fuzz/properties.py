@@ -41,6 +41,7 @@ class Outcome:
     sound_torch: bool = False
     sound_onnx: bool = False
     meta_only: bool = False
+    skipped_large: bool = False
     duplicate: bool = False
     seconds: float = 0.0
 
@@ -211,6 +212,10 @@ def run_case(path: Path, text: str, soundness: Soundness | None, cli: CliCheck |
         outcome.accepted = not errors
         if outcome.accepted and soundness is not None:
             for network in result.networks:
+                if any(d.code == "W302" for d in result.diagnostics):
+                    # `check` flagged it as too large to build quickly: the one skip allowed.
+                    outcome.skipped_large = True
+                    continue
                 soundness(network, outcome)
         if cli is not None:
             code = cli(path, text)

@@ -97,6 +97,7 @@ def _worker(args: tuple[int, int, int, int, str]) -> dict[str, object]:
         counts["sound_torch"] += outcome.sound_torch
         counts["sound_onnx"] += outcome.sound_onnx
         counts["meta_only"] += outcome.meta_only
+        counts["skipped_large"] += outcome.skipped_large
         counts["duplicate_networks"] += outcome.duplicate
         codes.update(outcome.codes)
     return {"counts": dict(counts), "codes": dict(codes), "failures": failures, "slowest_s": slowest}

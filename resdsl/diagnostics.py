@@ -60,6 +60,7 @@ CODES: dict[str, str] = {
     "E402": "cannot write the output",
     # Warnings
     "W301": "deep plain network",
+    "W302": "very large network",
     "W201": "unused parameter",
 }
 

@@ -49,7 +49,7 @@ class Shortcut:
 
     kind: str  # "identity", "pad" (option A), "projection" (B, C) or "pool_projection" (D)
     policy: Policy
-    stride: int = 1
+    stride: int | tuple[int, int] = 1  # (height, width) where the two differ
     in_channels: int = 0
     out_channels: int = 0
     from_branch: bool = False  # reads the pre-activated tensor (after `branch`)

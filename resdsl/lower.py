@@ -340,6 +340,17 @@ class Lowerer:
                     word = "stem" if isinstance(stmt, ast.Stem) else "head"
                     self._inline(call.name, call.args, stmt.span, scope, top, f"{word} `{call.name.name}`")
                 elif isinstance(stmt, ast.Stage):
+                    first = top.labels.get(stmt.name.name)
+                    if first is not None:  # e.g. a stage named like the stem's `relu`
+                        self.error(
+                            "E204",
+                            f"stage `{stmt.name.name}` has the name of another layer of the network",
+                            stmt.name.span,
+                            notes=(f"first named at {first}",),
+                            help="stage names become module names and must be unique in the network",
+                        )
+                        raise _Abort
+                    top.labels[stmt.name.name] = stmt.name.span
                     items.extend(top.ops)
                     top.ops = []
                     stage = self._stage(stmt, scope, policy, top)

@@ -263,3 +263,39 @@ def test_compile_output_gets_normal_permissions(tmp_path):
         == 0
     )
     assert out.stat().st_mode & 0o777 == 0o640
+
+
+# --- regressions found by `make fuzz` (tests/fixtures/fuzz/) -----------------------------------
+
+FUZZ = ROOT / "tests" / "fixtures" / "fuzz"
+
+
+def test_fuzz_option_a_with_unequal_strides_builds_and_runs():
+    import torch
+
+    result = analyze(FUZZ / "option_a_unequal_strides.res")
+    assert result.ok, result.diagnostics
+    net = result.network
+    block = next(net.blocks())
+    assert block.shortcut is not None and block.shortcut.kind == "pad"
+    assert tuple(block.shortcut.stride) == (2, 4)  # 2 -> 1 in height, 10 -> 3 in width
+    module = import_source(emit(net, EmitOptions()), "<fuzz regression>")
+    model = module.Net().eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, *net.input_shape))
+    assert tuple(out.shape) == (2, *net.output_shape)
+
+
+def test_fuzz_stage_named_like_a_stem_layer_is_an_error():
+    result = analyze(FUZZ / "stage_named_like_stem_layer.res")
+    errors = [d for d in result.diagnostics if d.is_error]
+    assert [d.code for d in errors] == ["E204"]
+    assert errors[0].span.line == 15 and "relu" in errors[0].message
+
+
+def test_fuzz_huge_network_is_flagged_as_too_large_to_build():
+    start = time.perf_counter()
+    result = analyze(FUZZ / "huge_repeat.res")
+    assert result.ok
+    assert [d.code for d in result.diagnostics] == ["W302"]
+    assert time.perf_counter() - start < 5

@@ -153,7 +153,7 @@ def shortcut_call(sc: Shortcut) -> Call | None:
     if sc.kind == "identity":
         return None
     if sc.kind == "pad":
-        return Call("ZeroPadShortcut", (str(sc.stride), str(sc.out_channels - sc.in_channels)))
+        return Call("ZeroPadShortcut", (py_literal(sc.stride), str(sc.out_channels - sc.in_channels)))
     parts: list[str | Call | Repeat] = []
     for op in sc.ops:
         call = layer_call(op, block_code=False)

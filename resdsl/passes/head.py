@@ -7,6 +7,10 @@ from ..ir import Network
 
 # He et al. 2015, section 4.1 and Figure 6: plain nets deeper than this train worse.
 PLAIN_DEPTH_WARNING = 20
+# Beyond these a network is valid but impractical to build: minutes of Python and gigabytes
+# before the first forward pass (ResNet-1202 has 4,200 layers and 19 million parameters).
+LARGE_LAYERS = 10_000
+LARGE_PARAMS = 1_000_000_000
 
 
 def depth(network: Network) -> int:
@@ -33,6 +37,18 @@ def head(network: Network, diags: Collector) -> None:
             network.span,
             notes=(f"`classes` is set at {network.classes_span}",),
             help=help_text,
+        )
+    layers_total = sum(1 for _ in network.ops())
+    params = network.total_params
+    if layers_total > LARGE_LAYERS or params > LARGE_PARAMS:
+        diags.warning(
+            "W302",
+            f"network `{network.name}` is very large: {layers_total:,} layers, {params:,} parameters",
+            network.span,
+            notes=(
+                f"above {LARGE_LAYERS:,} layers or {LARGE_PARAMS:,} parameters, building the module takes minutes and much memory",
+            ),
+            help="check the repeat counts and widths (`-D` values) if this is not intended",
         )
     joins = sum(block.has_active_join for block in network.blocks())
     layers = depth(network)

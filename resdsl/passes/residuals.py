@@ -147,7 +147,7 @@ def _shortcut(
                 "use `shortcut B` for a projection",
             )
             return None
-        return Shortcut("pad", policy, stride[0], cin, cout)
+        return Shortcut("pad", policy, s, cin, cout)
     ops: list[Op] = []
     prefix = f"{block.name}.downsample."
     origins = (*join.origins, Origin(block.span, f"shortcut of `{block.name}`"))
@@ -184,4 +184,4 @@ def _shortcut(
     bn = make("batchnorm")
     infer_op(bn, shape)
     kind = "pool_projection" if policy is Policy.D else "projection"
-    return Shortcut(kind, policy, stride[0], cin, cout, from_branch=has_branch, ops=ops)
+    return Shortcut(kind, policy, s, cin, cout, from_branch=has_branch, ops=ops)

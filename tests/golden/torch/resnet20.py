@@ -16,14 +16,14 @@ __all__ = ["Basic", "Resnet20", "ZeroPadShortcut"]
 class ZeroPadShortcut(nn.Module):
     """Option A shortcut (He et al. 2015): strided identity, zero channels appended."""
 
-    def __init__(self, stride: int, extra_channels: int) -> None:
+    def __init__(self, stride: int | tuple[int, int], extra_channels: int) -> None:
         super().__init__()
-        self.stride = stride
+        self.stride = (stride, stride) if isinstance(stride, int) else stride
         self.extra_channels = extra_channels
 
     def forward(self, x: Tensor) -> Tensor:
-        s = self.stride
-        out = x[:, :, ::s, ::s]
+        sh, sw = self.stride
+        out = x[:, :, ::sh, ::sw]
         return nn.functional.pad(out, (0, 0, 0, 0, 0, self.extra_channels))
 
 
