@@ -56,6 +56,8 @@ def _draw(strategy: object, rng: random.Random) -> str:
 def _worker(args: tuple[int, int, int, int, str]) -> dict[str, object]:
     worker, workers, cases, seed, crash_dir = args
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # 100,000 throw-away specs must not fill the user's on-disk parse cache.
+    os.environ.setdefault("RESDSL_CACHE_DIR", "")
     import torch
 
     torch.set_num_threads(1)

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from functools import cache, lru_cache
-
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import (
-    UnexpectedCharacters,
-    UnexpectedEOF,
-    UnexpectedInput,
-    UnexpectedToken,
-    VisitError,
-)
+from typing import TYPE_CHECKING
 
 from . import ast
 from .diagnostics import Diagnostic, ResdslError
 from .resources import grammar_path
 from .source import SourceFile, Span
+
+if TYPE_CHECKING:  # lark is imported when a file must really be parsed (see cache.py)
+    from lark import Lark, Token
+    from lark.exceptions import UnexpectedInput
 
 # Words for the grammar's terminals, as a user would say them.
 _TERMINAL_WORDS = {
@@ -67,6 +63,8 @@ def _parser() -> Lark:
     cache stores the built tables in the user's cache folder (keyed by a hash of the grammar,
     the options and Lark's version, which Lark checks on load) and loads them in a few ms.
     """
+    from lark import Lark
+
     grammar = grammar_path().read_text(encoding="utf-8")
     return Lark(
         grammar,
@@ -79,39 +77,18 @@ def _parser() -> Lark:
 
 
 def _cache_file(grammar: str) -> str | None:
-    """Where to keep the built parser: a private folder under the user's cache, if writable.
-
-    ``RESDSL_CACHE_DIR`` chooses the folder; an empty value turns the cache off.
-    """
+    """Where to keep the built parser: the resdsl cache folder (see cache.py), if there is one."""
     import hashlib
-    import os
 
     from lark import __version__ as lark_version
 
-    folder = os.environ.get("RESDSL_CACHE_DIR")
+    from .cache import cache_dir
+
+    folder = cache_dir()
     if folder is None:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        folder = os.path.join(base, "resdsl")
-    if not folder:
-        return None
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-    except OSError:
-        return None
-    if not os.access(folder, os.W_OK):
         return None
     key = hashlib.sha256(f"{lark_version}\0{grammar}".encode()).hexdigest()[:20]
-    return os.path.join(folder, f"grammar-{key}.lark-cache")
-
-
-def _token_span(path: str, tok: Token) -> Span:
-    line = tok.line or 1
-    col = tok.column or 1
-    end_line = tok.end_line or line
-    end_col = tok.end_column or col + 1
-    if end_line != line or end_col <= col:  # newline tokens: point at the line end
-        end_line, end_col = line, col + 1
-    return Span(path, line, col, end_line, end_col)
+    return str(folder / f"grammar-{key}.lark-cache")
 
 
 def _describe_token(tok: Token) -> str:
@@ -159,6 +136,8 @@ def _example_states() -> tuple[dict[tuple[int, str], str], dict[int, str]]:
     on how many definitions and statements came before the error; the LALR state and the
     offending token are what identify the mistake.
     """
+    from lark.exceptions import UnexpectedToken
+
     exact: dict[tuple[int, str], str] = {}
     by_state: dict[int, set[str]] = {}
     for label, examples in _EXAMPLES.items():
@@ -173,6 +152,8 @@ def _example_states() -> tuple[dict[tuple[int, str], str], dict[int, str]]:
 
 
 def _example_label(err: UnexpectedInput) -> str | None:
+    from lark.exceptions import UnexpectedToken
+
     if not isinstance(err, UnexpectedToken) or err.state is None:
         return None
     exact, by_state = _example_states()
@@ -200,6 +181,10 @@ def _unclosed_brace(src: SourceFile) -> Span | None:
 
 
 def _syntax_diagnostic(src: SourceFile, err: UnexpectedInput) -> Diagnostic:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
+    from .syntax_tree import token_span
+
     label = _example_label(err)
     if isinstance(err, UnexpectedToken):
         tok = err.token
@@ -218,7 +203,7 @@ def _syntax_diagnostic(src: SourceFile, err: UnexpectedInput) -> Diagnostic:
         return Diagnostic(
             "E101",
             f"unexpected {_describe_token(tok)}",
-            _token_span(src.path, tok),
+            token_span(src.path, tok),
             label=f"expected {expected}" if expected else "",
             help=label,
         )
@@ -241,185 +226,6 @@ _CHARACTER_HELP = {
     "*": "`*` multiplies two values; a size is written with `x`, as in `3x3`",
     "'": 'strings use double quotes, as in `import "family.res"`',
 }
-
-
-def _span(path: str, meta: object) -> Span:
-    return Span(
-        path,
-        getattr(meta, "line", 1),
-        getattr(meta, "column", 1),
-        getattr(meta, "end_line", 1),
-        getattr(meta, "end_column", 2),
-    )
-
-
-@v_args(meta=True, inline=True)
-class _Builder(Transformer):
-    """Lark tree -> typed AST. Every grammar rule has a method here; a missing one is a bug."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__()
-        self.path = path
-
-    def __default__(self, data, children, meta):  # type: ignore[no-untyped-def]
-        raise NotImplementedError(f"no AST builder for grammar rule {data!r}")
-
-    def _s(self, meta: object) -> Span:
-        return _span(self.path, meta)
-
-    def _ident(self, tok: Token) -> ast.Ident:
-        return ast.Ident(str(tok), _token_span(self.path, tok))
-
-    # expressions
-    def int(self, meta, tok):  # type: ignore[no-untyped-def]
-        return ast.Int(self._s(meta), int(tok))
-
-    def float(self, meta, tok):  # type: ignore[no-untyped-def]
-        return ast.Float(self._s(meta), float(tok))
-
-    def size(self, meta, tok):  # type: ignore[no-untyped-def]
-        return ast.SizeLit(self._s(meta), tuple(int(p) for p in str(tok).split("x")))
-
-    def string(self, meta, tok):  # type: ignore[no-untyped-def]
-        return ast.Str(self._s(meta), str(tok)[1:-1])
-
-    def name(self, meta, tok):  # type: ignore[no-untyped-def]
-        return ast.Name(self._s(meta), str(tok))
-
-    def true(self, meta):  # type: ignore[no-untyped-def]
-        return ast.Bool(self._s(meta), True)
-
-    def false(self, meta):  # type: ignore[no-untyped-def]
-        return ast.Bool(self._s(meta), False)
-
-    def neg(self, meta, operand):  # type: ignore[no-untyped-def]
-        return ast.Unary(self._s(meta), "-", operand)
-
-    def not_(self, meta, operand):  # type: ignore[no-untyped-def]
-        return ast.Unary(self._s(meta), "not", operand)
-
-    def binary(self, meta, left, op, right):  # type: ignore[no-untyped-def]
-        return ast.Binary(self._s(meta), str(op), left, right)
-
-    compare = binary
-
-    def and_(self, meta, left, right):  # type: ignore[no-untyped-def]
-        return ast.Binary(self._s(meta), "and", left, right)
-
-    def or_(self, meta, left, right):  # type: ignore[no-untyped-def]
-        return ast.Binary(self._s(meta), "or", left, right)
-
-    def cond(self, meta, then, test, orelse):  # type: ignore[no-untyped-def]
-        return ast.Cond(self._s(meta), then, test, orelse)
-
-    def dims(self, meta, *parts):  # type: ignore[no-untyped-def]
-        return parts[0] if len(parts) == 1 else ast.SizeExpr(self._s(meta), tuple(parts))
-
-    head_arg = dims
-
-    # arguments and parameters
-    def kwarg(self, meta, name, value):  # type: ignore[no-untyped-def]
-        return ast.Arg(self._ident(name), value, self._s(meta))
-
-    def arg_list(self, meta, *items):  # type: ignore[no-untyped-def]
-        args = []
-        for item in items:
-            if item is None:
-                continue
-            if isinstance(item, ast.Arg):
-                args.append(item)
-            else:
-                args.append(ast.Arg(None, item, item.span))
-        return tuple(args)
-
-    def param(self, meta, name, default):  # type: ignore[no-untyped-def]
-        return ast.Param(self._ident(name), default, self._s(meta))
-
-    def param_list(self, meta, *params):  # type: ignore[no-untyped-def]
-        return tuple(p for p in params if p is not None)
-
-    def call(self, meta, name, args):  # type: ignore[no-untyped-def]
-        return ast.Call(self._ident(name), args or (), self._s(meta))
-
-    # statements
-    def input_stmt(self, meta, dims):  # type: ignore[no-untyped-def]
-        return ast.Input(self._s(meta), dims)
-
-    def classes_stmt(self, meta, value):  # type: ignore[no-untyped-def]
-        return ast.Classes(self._s(meta), value)
-
-    def shortcut_stmt(self, meta, value):  # type: ignore[no-untyped-def]
-        return ast.Shortcut(self._s(meta), value)
-
-    def stem_stmt(self, meta, call):  # type: ignore[no-untyped-def]
-        return ast.Stem(self._s(meta), call)
-
-    def head_stmt(self, meta, call):  # type: ignore[no-untyped-def]
-        return ast.Head(self._s(meta), call)
-
-    def stage_stride(self, meta, value):  # type: ignore[no-untyped-def]
-        return ("stride", value)
-
-    def stage_shortcut(self, meta, value):  # type: ignore[no-untyped-def]
-        return ("shortcut", value)
-
-    def stage_stmt(self, meta, name, count, call, *opts):  # type: ignore[no-untyped-def]
-        options = dict(opts)
-        return ast.Stage(
-            self._s(meta),
-            self._ident(name),
-            count,
-            call,
-            options.get("stride"),
-            options.get("shortcut"),
-        )
-
-    def let_stmt(self, meta, name, value):  # type: ignore[no-untyped-def]
-        return ast.Let(self._s(meta), self._ident(name), value)
-
-    def layer_stmt(self, meta, label, op, head, arrow, *kwargs):  # type: ignore[no-untyped-def]
-        return ast.Layer(
-            self._s(meta),
-            self._ident(label) if label is not None else None,
-            self._ident(op),
-            head,
-            arrow,
-            tuple(kwargs),
-        )
-
-    def call_stmt(self, meta, label, op, args):  # type: ignore[no-untyped-def]
-        return ast.Layer(
-            self._s(meta),
-            self._ident(label) if label is not None else None,
-            self._ident(op),
-            None,
-            None,
-            args or (),
-            call_syntax=True,
-        )
-
-    def body(self, meta, *stmts):  # type: ignore[no-untyped-def]
-        return tuple(stmts)
-
-    # definitions
-    def import_stmt(self, meta, target):  # type: ignore[no-untyped-def]
-        text = str(target)
-        is_path = target.type == "STRING"
-        return ast.Import(text[1:-1] if is_path else text, is_path, self._s(meta))
-
-    def block_def(self, meta, name, params, body):  # type: ignore[no-untyped-def]
-        return ast.BlockDef(self._ident(name), params or (), body, self._s(meta))
-
-    def network_def(self, meta, name, params, body):  # type: ignore[no-untyped-def]
-        return ast.NetworkDef(self._ident(name), params or (), body, self._s(meta))
-
-    def network_alias(self, meta, name, target, args):  # type: ignore[no-untyped-def]
-        return ast.NetworkAlias(self._ident(name), self._ident(target), args or (), self._s(meta))
-
-    def start(self, meta, *items):  # type: ignore[no-untyped-def]
-        imports = tuple(i for i in items if isinstance(i, ast.Import))
-        defs = tuple(i for i in items if not isinstance(i, ast.Import))
-        return ast.Module(self.path, imports, defs)
 
 
 MAX_NESTING = 200
@@ -456,14 +262,23 @@ def parse(src: SourceFile) -> ast.Module:
 
 @lru_cache(maxsize=512)
 def _parse_cached(src: SourceFile) -> ast.Module:
+    from . import cache as disk
+
+    module = disk.load(src.path, src.text)
+    if isinstance(module, ast.Module):
+        return module
     problem = _nesting_problem(src)
     if problem is not None:
         raise ResdslError([problem])
+    from lark.exceptions import UnexpectedInput
+
     try:
         tree = _parser().parse(src.text + "\n", start="start")
     except UnexpectedInput as err:
         raise ResdslError([_syntax_diagnostic(src, err)]) from None
-    return _build(tree, src.path, src.text)
+    module = _build(tree, src.path, src.text)
+    disk.store(src.path, src.text, module)
+    return module
 
 
 def parse_expression(text: str, path: str = "<command line>") -> ast.Expr:
@@ -472,6 +287,8 @@ def parse_expression(text: str, path: str = "<command line>") -> ast.Expr:
     problem = _nesting_problem(src)
     if problem is not None:
         raise ResdslError([problem])
+    from lark.exceptions import UnexpectedInput
+
     try:
         tree = _parser().parse(text, start="expr")
     except UnexpectedInput as err:
@@ -480,8 +297,12 @@ def parse_expression(text: str, path: str = "<command line>") -> ast.Expr:
 
 
 def _build(tree, path, text=""):  # type: ignore[no-untyped-def]
+    from lark.exceptions import VisitError
+
+    from .syntax_tree import Builder
+
     try:
-        return _Builder(path).transform(tree)
+        return Builder(path).transform(tree)
     except VisitError as err:
         raise err.orig_exc from None
     except RecursionError:
