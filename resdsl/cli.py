@@ -225,10 +225,6 @@ def summary(
 from .backends import BACKENDS, EmitOptions, Target  # noqa: E402
 
 
-class Batch(str, Enum):
-    dynamic = "dynamic"
-
-
 @app.command("compile")
 @guard
 def compile_(

@@ -71,12 +71,6 @@ class Severity(str, Enum):
 
 
 @dataclass(frozen=True)
-class Label:
-    span: Span
-    message: str
-
-
-@dataclass(frozen=True)
 class Diagnostic:
     code: str
     message: str
@@ -84,7 +78,6 @@ class Diagnostic:
     label: str = ""
     notes: tuple[str, ...] = ()
     help: str | None = None
-    secondary: tuple[Label, ...] = ()
 
     def __post_init__(self) -> None:
         if self.code not in CODES:
@@ -221,9 +214,6 @@ def render_human(d: Diagnostic, sources: Mapping[str, SourceFile], color: bool =
             f"{s.blue(str(d.span.line).rjust(gutter_width))} {s.blue('|')} {text}",
             f"{pad} {s.blue('|')} {s.severity(d.severity, caret + label)}",
         ]
-        for lab in d.secondary:
-            if lab.span.path == d.span.path:
-                out.append(f"{pad} {s.blue('|')} {lab.span.line}: {lab.message}")
         out.append(f"{pad} {s.blue('|')}")
     for note in d.notes:
         out.append(f"{pad} {s.blue('=')} {s.bold('note')}: {note}")

@@ -71,7 +71,6 @@ class Block:
     ops: list[Op]
     policy: Policy
     span: Span  # the stage statement
-    call_span: Span
     defaults: dict[str, object] = field(default_factory=dict)  # the block's parameter defaults
     in_shape: Shape | None = None
     out_shape: Shape | None = None

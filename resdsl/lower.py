@@ -486,7 +486,6 @@ class Lowerer:
                     ops=ctx.ops,
                     policy=policy,
                     span=stmt.span,
-                    call_span=stmt.call.span,
                     defaults=defaults,
                 )
             )

@@ -22,10 +22,6 @@ class Span:
     def point(path: str, line: int = 1, column: int = 1) -> Span:
         return Span(path, line, column, line, column + 1)
 
-    def to(self, other: Span) -> Span:
-        """The span from the start of ``self`` to the end of ``other``."""
-        return Span(self.path, self.line, self.column, other.end_line, other.end_column)
-
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.column}"
 

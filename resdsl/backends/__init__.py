@@ -8,10 +8,10 @@ in Python (names, literals, comments) and renders it with the Jinja templates in
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..ir import Network
 from ..resources import templates_dir
@@ -28,7 +28,6 @@ class EmitOptions:
     fold_bn: bool = False
     batch: str = "dynamic"
     seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
